@@ -85,6 +85,12 @@ export interface Contact {
   readonly flags: ContactFlags;
   /** Same meaning as Patient.sourceVersion: the version of the message that last wrote this row. */
   readonly sourceVersion: string;
+  /** Which kind of source row this came from (`NK1`, `RelatedPerson`, `Patient.contact`): a replacing update
+   * replaces only the rows of its own origin. */
+  readonly origin?: string;
+  /** The row's identity within its source (e.g. `RelatedPerson/123`): a merging update replaces the row with the
+   * same key (else same contactId, else same name). */
+  readonly rowKey?: string;
 }
 
 export const APPOINTMENT_STATUSES = ['booked', 'rescheduled', 'cancelled', 'deleted', 'unknown'] as const;
@@ -107,7 +113,15 @@ export interface Appointment {
  */
 export type SnapshotOp =
   | { readonly kind: 'upsert-patient'; readonly patient: Patient; readonly contacts?: readonly Contact[] }
-  | { readonly kind: 'upsert-contacts'; readonly patientId: string; readonly contacts: readonly Contact[]; readonly sourceVersion: string }
+  | {
+      readonly kind: 'upsert-contacts';
+      readonly patientId: string;
+      readonly contacts: readonly Contact[];
+      /** `replace`: these are all of the patient's contacts of this origin; `merge`: add or update these rows. */
+      readonly mode: 'replace' | 'merge';
+      readonly origin: string;
+      readonly sourceVersion: string;
+    }
   | { readonly kind: 'merge-patient'; readonly survivorId: string; readonly mergedId: string; readonly sourceVersion: string }
   | { readonly kind: 'upsert-appointment'; readonly appointment: Appointment };
 
