@@ -1,0 +1,109 @@
+import { nameKey } from './identity';
+import type { Appointment, Contact, Patient, Snapshot, SnapshotOp } from './model';
+
+/** What applying one op did: `stale` when an older message lost to newer stored data (nothing changed). */
+export type ApplyOutcome = 'applied' | 'stale';
+
+/**
+ * The in-memory snapshot that mapped messages are folded into, in arrival order (DESIGN §2, §8). The store
+ * (issue 3) keeps the same semantics in SQL; this is the pure reference used by `mappings explain|test`.
+ * - A newer source version is never overwritten by an older one (versions compare as RFC 3339 strings; an
+ *   empty version is "unknown" and always applies).
+ * - `upsert-contacts` `replace` replaces the patient's rows of the same origin; `merge` adds or updates rows
+ *   matched by rowKey, else contactId, else name.
+ * - `merge-patient` marks the merged record and re-points its contacts to the survivor (rows the survivor
+ *   already has win); an unknown survivor inherits the merged record's data under its own id.
+ */
+export class SnapshotBuilder implements Snapshot {
+  readonly patients = new Map<string, Patient>();
+  readonly contacts = new Map<string, Contact[]>();
+  readonly appointments = new Map<string, Appointment>();
+
+  /** Applies one op; returns whether it changed anything. */
+  apply(op: SnapshotOp): ApplyOutcome {
+    switch (op.kind) {
+      case 'upsert-patient':
+        return this.upsertPatient(op.patient, op.contacts);
+      case 'upsert-contacts':
+        return op.mode === 'replace'
+          ? this.replaceContacts(op.patientId, op.origin, op.contacts, op.sourceVersion)
+          : this.mergeContacts(op.patientId, op.contacts);
+      case 'merge-patient':
+        return this.mergePatient(op.survivorId, op.mergedId, op.sourceVersion);
+      case 'upsert-appointment':
+        return this.upsertAppointment(op.appointment);
+      default:
+        return op satisfies never;
+    }
+  }
+
+  private upsertPatient(patient: Patient, contacts: readonly Contact[] | undefined): ApplyOutcome {
+    const existing = this.patients.get(patient.id);
+    if (existing !== undefined && isOlder(patient.sourceVersion, existing.sourceVersion)) return 'stale';
+    const mergedInto = patient.mergedInto ?? existing?.mergedInto;
+    this.patients.set(patient.id, mergedInto === undefined ? patient : { ...patient, mergedInto });
+    if (contacts !== undefined) this.replaceContacts(patient.id, contacts[0]?.origin ?? '', contacts, patient.sourceVersion);
+    return 'applied';
+  }
+
+  private replaceContacts(patientId: string, origin: string, rows: readonly Contact[], version: string): ApplyOutcome {
+    const existing = this.contacts.get(patientId) ?? [];
+    const sameOrigin = existing.filter((c) => (c.origin ?? '') === origin);
+    if (sameOrigin.some((c) => isOlder(version, c.sourceVersion))) return 'stale';
+    this.contacts.set(patientId, [...existing.filter((c) => (c.origin ?? '') !== origin), ...rows]);
+    return 'applied';
+  }
+
+  private mergeContacts(patientId: string, rows: readonly Contact[]): ApplyOutcome {
+    const list = [...(this.contacts.get(patientId) ?? [])];
+    let changed = false;
+    for (const row of rows) {
+      const i = list.findIndex((c) => sameRow(c, row));
+      const current = i >= 0 ? list[i] : undefined;
+      if (current !== undefined && isOlder(row.sourceVersion, current.sourceVersion)) continue;
+      if (i >= 0) list[i] = row;
+      else list.push(row);
+      changed = true;
+    }
+    this.contacts.set(patientId, list);
+    return changed ? 'applied' : 'stale';
+  }
+
+  private mergePatient(survivorId: string, mergedId: string, version: string): ApplyOutcome {
+    if (survivorId === mergedId) return 'stale';
+    const merged = this.patients.get(mergedId);
+    if (merged !== undefined) {
+      this.patients.set(mergedId, { ...merged, mergedInto: survivorId });
+      if (!this.patients.has(survivorId)) {
+        const { mergedInto: _drop, ...rest } = merged;
+        this.patients.set(survivorId, { ...rest, id: survivorId, sourceVersion: version || merged.sourceVersion });
+      }
+    }
+    const moving = this.contacts.get(mergedId) ?? [];
+    if (moving.length > 0) {
+      const survivorRows = this.contacts.get(survivorId) ?? [];
+      const moved = moving.filter((m) => !survivorRows.some((s) => sameRow(s, m))).map((c) => ({ ...c, patientId: survivorId }));
+      this.contacts.set(survivorId, [...survivorRows, ...moved]);
+      this.contacts.delete(mergedId);
+    }
+    return merged === undefined && moving.length === 0 ? 'stale' : 'applied';
+  }
+
+  private upsertAppointment(appointment: Appointment): ApplyOutcome {
+    const existing = this.appointments.get(appointment.id);
+    if (existing !== undefined && isOlder(appointment.sourceVersion, existing.sourceVersion)) return 'stale';
+    this.appointments.set(appointment.id, appointment);
+    return 'applied';
+  }
+}
+
+/** True when `candidate` is known to be older than `stored` (unknown versions never count as older). */
+export function isOlder(candidate: string, stored: string): boolean {
+  return candidate !== '' && stored !== '' && candidate < stored;
+}
+
+function sameRow(a: Contact, b: Contact): boolean {
+  if (a.rowKey !== undefined || b.rowKey !== undefined) return a.rowKey === b.rowKey;
+  if (a.contactId !== undefined || b.contactId !== undefined) return a.contactId === b.contactId;
+  return nameKey(a.name) === nameKey(b.name);
+}
