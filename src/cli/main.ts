@@ -1,10 +1,14 @@
 import { Command, CommanderError } from 'commander';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { isBridgeError } from '../errors';
 import { EXIT, packageRoot, processIo, UsageError, type CliIo, type ExitCode } from './io';
 import { registerExplain } from './mappings-explain';
 import { registerTest } from './mappings-test';
 import { registerValidate } from './mappings-validate';
+
+/** Errors in what the user gave us (a mapping, an input path): exit 2, like a usage error. */
+const CONFIG_ERRORS = new Set<string>(['ERR_MAPPING_INVALID_FILE', 'ERR_MAPPING_INVALID_PATH', 'ERR_INPUT_UNREADABLE']);
 
 /** Builds the `portal-bridge` program. `done` receives each action's exit code. */
 export function buildProgram(io: CliIo, done: (code: ExitCode) => void): Command {
@@ -38,7 +42,7 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
     if (e instanceof CommanderError) {
       return e.exitCode === 0 ? EXIT.ok : EXIT.usage;
     }
-    if (e instanceof UsageError) {
+    if (e instanceof UsageError || (isBridgeError(e) && CONFIG_ERRORS.has(e.code))) {
       io.err(`portal-bridge: ${e.message}`);
       return EXIT.usage;
     }

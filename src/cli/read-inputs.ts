@@ -1,6 +1,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { InputText } from '../explain/run-inputs';
+import { BridgeError } from '../errors';
 import { UsageError } from './io';
 
 /**
@@ -14,7 +15,7 @@ export function readInputs(args: readonly string[]): InputText[] {
     try {
       isDir = statSync(arg).isDirectory();
     } catch (e) {
-      throw new UsageError(`cannot read input ${arg}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : String(e)}`);
+      throw new BridgeError('ERR_INPUT_UNREADABLE', `cannot read input ${arg}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : String(e)}`);
     }
     if (isDir) {
       files.push(...readdirSync(arg).filter((n) => !n.startsWith('.')).sort().map((n) => path.join(arg, n)).filter((f) => statSync(f).isFile()));
@@ -24,7 +25,7 @@ export function readInputs(args: readonly string[]): InputText[] {
     try {
       return { file, text: readFileSync(file, 'utf8') };
     } catch (e) {
-      throw new UsageError(`cannot read input ${file}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+      throw new BridgeError('ERR_INPUT_UNREADABLE', `cannot read input ${file}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
     }
   });
 }

@@ -106,6 +106,7 @@ codeMaps:
       expect.stringMatching(/^s\.yaml:12:43: contacts\.0\.fields\.relationship\.map: no code map named "relation" \(known: auth\)/),
       expect.stringMatching(/^s\.yaml:16:42: codeMaps\.auth\.values\.X: "sometimes" is not one of joint, exclusive, none, unknown/),
     ]);
+    expect(r.problems.map((p) => p.code)).toEqual(['ERR_MAPPING_INVALID_FILE', 'ERR_MAPPING_INVALID_PATH', 'ERR_MAPPING_INVALID_FILE', 'ERR_MAPPING_INVALID_FILE']);
   });
 
   test('YAML syntax errors are located', () => {

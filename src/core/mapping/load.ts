@@ -14,6 +14,8 @@ export interface MappingProblem {
   /** Dotted location inside the document, e.g. `contacts.0.fields.email`. */
   readonly at: string;
   readonly message: string;
+  /** ERR_MAPPING_INVALID_PATH for a path that does not parse, else ERR_MAPPING_INVALID_FILE. */
+  readonly code: 'ERR_MAPPING_INVALID_FILE' | 'ERR_MAPPING_INVALID_PATH';
 }
 
 export type LoadResult = { readonly ok: true; readonly mapping: Mapping } | { readonly ok: false; readonly problems: readonly MappingProblem[] };
@@ -35,7 +37,7 @@ export function loadMapping(text: string, file: string): LoadResult {
     return { line: pos.line, column: pos.col };
   };
   if (doc.errors.length > 0) {
-    return fail(doc.errors.map((e) => ({ file, ...at(e.pos[0]), at: '', message: firstLine(e.message) })));
+    return fail(doc.errors.map((e) => ({ file, ...at(e.pos[0]), at: '', message: firstLine(e.message), code: 'ERR_MAPPING_INVALID_FILE' })));
   }
   const locate = (path: readonly PropertyKey[], key?: string): { line: number; column: number } => at(offsetOf(doc, path, key));
   const parsed = MappingFileSchema.safeParse(doc.toJS() ?? {});
@@ -44,7 +46,7 @@ export function loadMapping(text: string, file: string): LoadResult {
   }
   const semantic = checkSemantics(parsed.data, validatePath(parsed.data.format));
   if (semantic.length > 0) {
-    return fail(semantic.map((p) => ({ file, ...locate(p.path, p.key), at: [...p.path, ...(p.key === undefined ? [] : [p.key])].join('.'), message: p.message })));
+    return fail(semantic.map((p) => ({ file, ...locate(p.path, p.key), at: [...p.path, ...(p.key === undefined ? [] : [p.key])].join('.'), message: p.message, code: p.code ?? 'ERR_MAPPING_INVALID_FILE' })));
   }
   return { ok: true, mapping: compile(parsed.data) };
 }
@@ -73,20 +75,22 @@ function validatePath(format: MappingFile['format']): (path: string) => string |
 function zodProblems(issue: z.core.$ZodIssue, file: string, locate: (p: readonly PropertyKey[], key?: string) => { line: number; column: number }): MappingProblem[] {
   const path = issue.path;
   if (issue.code === 'unrecognized_keys') {
-    return issue.keys.map((key) => ({ file, ...locate(path, key), at: [...path, key].join('.'), message: `unknown key "${key}"${suggest(key)}` }));
+    return issue.keys.map((key) => ({ file, ...locate(path, key), at: [...path, key].join('.'), message: `unknown key "${key}"${suggest(key)}`, code: INVALID }));
   }
   if (issue.code === 'invalid_key') {
     const key = String(path[path.length - 1] ?? '');
     const why = issue.issues.map((i) => i.message).join('; ');
-    return [{ file, ...locate(path.slice(0, -1), key), at: path.map(String).join('.'), message: `bad key "${key}": ${why}` }];
+    return [{ file, ...locate(path.slice(0, -1), key), at: path.map(String).join('.'), message: `bad key "${key}": ${why}`, code: INVALID }];
   }
   if (issue.code === 'invalid_union' && issue.errors.length > 0) {
     // A field spec that matches no form: report the object form's problems, which name the bad key or value.
     const deepest = issue.errors[issue.errors.length - 1] ?? [];
     if (deepest.length > 0) return deepest.flatMap((inner) => zodProblems({ ...inner, path: [...path, ...inner.path] }, file, locate));
   }
-  return [{ file, ...locate(path), at: path.map(String).join('.'), message: issue.message }];
+  return [{ file, ...locate(path), at: path.map(String).join('.'), message: issue.message, code: INVALID }];
 }
+
+const INVALID = 'ERR_MAPPING_INVALID_FILE';
 
 const KNOWN_TYPOS: Readonly<Record<string, string>> = { maps: 'map', paths: 'path', codemaps: 'codeMaps', contact: 'contacts', event: 'events' };
 function suggest(key: string): string {

@@ -8,6 +8,7 @@ export interface SemanticProblem {
   readonly path: readonly (string | number)[];
   readonly key?: string;
   readonly message: string;
+  readonly code?: 'ERR_MAPPING_INVALID_PATH';
 }
 
 const FHIR_CONTACT_SOURCES = ['RelatedPerson', 'Patient.contact'];
@@ -78,7 +79,7 @@ function checkSpec(
   };
   paths.forEach((p, i) => {
     const problem = validatePath(p);
-    if (problem !== undefined) problems.push({ path: pathAt(i), message: `bad path "${p}": ${problem}` });
+    if (problem !== undefined) problems.push({ path: pathAt(i), message: `bad path "${p}": ${problem}`, code: 'ERR_MAPPING_INVALID_PATH' });
   });
   if (obj === undefined) return;
   if (obj.as !== undefined && f.format !== 'hl7v2') problems.push({ path: [...at, 'as'], message: `"as: ${obj.as}" applies to hl7v2 paths only` });
