@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { ExplainJson } from '../src/explain/report';
@@ -105,7 +105,7 @@ describe('portal-bridge CLI', () => {
 
   test('mappings test: a failing case prints its differences and exits 1', async () => {
     const dir = path.join(tmp, 'cases', 'wrong');
-    require('node:fs').mkdirSync(dir, { recursive: true });
+    mkdirSync(dir, { recursive: true });
     writeFileSync(path.join(dir, 'input.hl7'), family);
     writeFileSync(path.join(dir, 'expected.yaml'), 'asOf: 2026-01-15\naccounts: []\nconflicts: []\ndecisions: []\n');
     const r = await runCli('mappings', 'test', path.join(tmp, 'cases'));

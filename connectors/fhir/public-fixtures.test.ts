@@ -72,7 +72,8 @@ function defaultMapping(): Mapping {
     });
     // v2-0131 N next to v3 WIFE: the family relation wins.
     expect(pick('fhirR4spec__relatedperson-example.json')).toMatchObject({ patientId: 'example', relationship: 'spouse', relationshipCode: 'WIFE', name: { given: 'Bénédicte', family: 'du Marché' } });
-    expect(pick('fhirR4spec__relatedperson-example-peter.json')).toMatchObject({ patientId: 'animal', relationship: 'emergency-contact', relationshipCode: 'C', contactId: 'RelatedPerson/peter' });
+    expect(pick('fhirR4spec__relatedperson-example-peter.json')).toMatchObject({ patientId: 'animal', relationship: 'emergency-contact', relationshipCode: 'C' });
+    expect(pick('fhirR4spec__relatedperson-example-peter.json').contactId).toBeUndefined();
     // A Dutch mobile number is not valid in the default region (US): dropped with a warning, the email stays.
     expect(pick('fhirR4spec__relatedperson-example-f001-sarah.json')).toMatchObject({ patientId: 'f001', relationship: 'spouse', email: 's.abels@kpn.nl' });
     expect(pick('fhirR4spec__relatedperson-example-f002-ariadne.json')).toMatchObject({ patientId: 'f201', name: { given: '', family: 'Ariadne Bor-Jansma' }, birthDate: '1963' });
@@ -93,7 +94,6 @@ function defaultMapping(): Mapping {
         contacts: [
           {
             patientId: '9000000009',
-            contactId: 'RelatedPerson/507B7621',
             name: { given: 'Jane', family: 'Smith' },
             relationship: 'guardian',
             relationshipCode: 'Guardian',

@@ -72,8 +72,9 @@ describe('fhirToSnapshot: RelatedPerson', () => {
     expect(out.map((t) => t.controlId)).toEqual(['RelatedPerson/70112-70113', 'RelatedPerson/70112-70114']);
     const rows = out.flatMap((t) => contactsOf(t.ops));
     expect(rows.map((c) => [c.patientId, c.rowKey, c.contactId])).toEqual([
-      ['70113', 'RelatedPerson/70112-70113', 'RelatedPerson/70112-70113'],
-      ['70114', 'RelatedPerson/70112-70114', 'RelatedPerson/70112-70114'],
+      // No RelatedPerson.identifier: no contact id (the resource id is per link); one guardian by email + name.
+      ['70113', 'RelatedPerson/70112-70113', undefined],
+      ['70114', 'RelatedPerson/70112-70114', undefined],
     ]);
     for (const c of rows) {
       // GT (a guarantor role in the RoleCode system, not a RoleCode) is skipped for the code the map knows.

@@ -18,7 +18,7 @@ export function explainCommand(inputs: readonly string[], opts: ExplainOptions, 
   const asOf = opts.asOf !== undefined ? parseAsOf(opts.asOf) : localDate(now.toISOString(), mapping.policy.timeZone);
   const explanation = explain(readInputs(inputs), mapping, asOf);
   const json = toJson(explanation);
-  io.out(opts.json === true ? JSON.stringify(json, null, 2) : formatExplanation(json, explanation.outcomes));
+  io.out(opts.json === true ? JSON.stringify(json, null, 2) : formatExplanation(json, explanation));
   return EXIT.ok;
 }
 

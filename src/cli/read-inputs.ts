@@ -5,9 +5,11 @@ import { BridgeError } from '../errors';
 import { UsageError } from './io';
 
 /**
- * Reads input files in the order given; a directory stands for its files (sorted, not recursive, dot-files
- * skipped). A missing or unreadable input is a usage error naming it.
+ * Reads input files in the order given; a directory stands for its files (sorted, not recursive; dot-files and
+ * YAML / Markdown files — an example case's expected.yaml, mapping.yaml, README — skipped). A missing or unreadable input is a usage error naming it.
  */
+const NOT_INPUT = /\.(ya?ml|md)$/i;
+
 export function readInputs(args: readonly string[]): InputText[] {
   const files: string[] = [];
   for (const arg of args) {
@@ -18,7 +20,7 @@ export function readInputs(args: readonly string[]): InputText[] {
       throw new BridgeError('ERR_INPUT_UNREADABLE', `cannot read input ${arg}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : String(e)}`);
     }
     if (isDir) {
-      files.push(...readdirSync(arg).filter((n) => !n.startsWith('.')).sort().map((n) => path.join(arg, n)).filter((f) => statSync(f).isFile()));
+      files.push(...readdirSync(arg).filter((n) => !n.startsWith('.') && !NOT_INPUT.test(n)).sort().map((n) => path.join(arg, n)).filter((f) => statSync(f).isFile()));
     } else files.push(arg);
   }
   return files.map((file) => {

@@ -1,4 +1,4 @@
-import { nameKey } from './identity';
+import { compareVersions, nameKey } from './identity';
 import type { Appointment, Contact, Patient, Snapshot, SnapshotOp } from './model';
 
 /** What applying one op did: `stale` when an older message lost to newer stored data (nothing changed). */
@@ -11,8 +11,10 @@ export type ApplyOutcome = 'applied' | 'stale';
  *   empty version is "unknown" and always applies).
  * - `upsert-contacts` `replace` replaces the patient's rows of the same origin; `merge` adds or updates rows
  *   matched by rowKey, else contactId, else name.
- * - `merge-patient` marks the merged record and re-points its contacts to the survivor (rows the survivor
- *   already has win); an unknown survivor inherits the merged record's data under its own id.
+ * - `merge-patient` marks the merged record and copies its contacts to the survivor (rows the survivor already
+ *   has win); the merged record keeps its rows so eligibility can say why their links go (R02). Contacts that
+ *   arrive later for a merged record reach the survivor too, so the result does not depend on arrival order.
+ *   An unknown survivor inherits the merged record's data under its own id.
  */
 export class SnapshotBuilder implements Snapshot {
   readonly patients = new Map<string, Patient>();
@@ -24,10 +26,15 @@ export class SnapshotBuilder implements Snapshot {
     switch (op.kind) {
       case 'upsert-patient':
         return this.upsertPatient(op.patient, op.contacts);
-      case 'upsert-contacts':
-        return op.mode === 'replace'
-          ? this.replaceContacts(op.patientId, op.origin, op.contacts, op.sourceVersion)
-          : this.mergeContacts(op.patientId, op.contacts);
+      case 'upsert-contacts': {
+        const outcome =
+          op.mode === 'replace'
+            ? this.replaceContacts(op.patientId, op.origin, op.contacts, op.sourceVersion)
+            : this.mergeContacts(op.patientId, op.contacts);
+        const survivor = this.survivorOf(op.patientId);
+        if (outcome === 'applied' && survivor !== undefined) this.mergeContacts(survivor, op.contacts.map((c) => ({ ...c, patientId: survivor })));
+        return outcome;
+      }
       case 'merge-patient':
         return this.mergePatient(op.survivorId, op.mergedId, op.sourceVersion);
       case 'upsert-appointment':
@@ -72,7 +79,11 @@ export class SnapshotBuilder implements Snapshot {
   private mergePatient(survivorId: string, mergedId: string, version: string): ApplyOutcome {
     if (survivorId === mergedId) return 'stale';
     const merged = this.patients.get(mergedId);
-    if (merged !== undefined) {
+    if (merged === undefined) {
+      // Remember the merge even before we know the record, so its contacts arriving later reach the survivor.
+      const tombstone: Patient = { id: mergedId, name: { given: '', family: '' }, deceased: false, active: false, mergedInto: survivorId, sourceVersion: version };
+      this.patients.set(mergedId, tombstone);
+    } else {
       this.patients.set(mergedId, { ...merged, mergedInto: survivorId });
       if (!this.patients.has(survivorId)) {
         const { mergedInto: _drop, ...rest } = merged;
@@ -80,13 +91,19 @@ export class SnapshotBuilder implements Snapshot {
       }
     }
     const moving = this.contacts.get(mergedId) ?? [];
-    if (moving.length > 0) {
-      const survivorRows = this.contacts.get(survivorId) ?? [];
-      const moved = moving.filter((m) => !survivorRows.some((s) => sameRow(s, m))).map((c) => ({ ...c, patientId: survivorId }));
-      this.contacts.set(survivorId, [...survivorRows, ...moved]);
-      this.contacts.delete(mergedId);
+    if (moving.length > 0) this.mergeContacts(survivorId, moving.map((c) => ({ ...c, patientId: survivorId })));
+    return 'applied';
+  }
+
+  /** The patient a merged record now lives on (following chains of merges), or undefined. */
+  private survivorOf(patientId: string): string | undefined {
+    let id = this.patients.get(patientId)?.mergedInto;
+    for (let hops = 0; id !== undefined && hops < 16; hops++) {
+      const next = this.patients.get(id)?.mergedInto;
+      if (next === undefined) return id;
+      id = next;
     }
-    return merged === undefined && moving.length === 0 ? 'stale' : 'applied';
+    return id;
   }
 
   private upsertAppointment(appointment: Appointment): ApplyOutcome {
@@ -99,7 +116,7 @@ export class SnapshotBuilder implements Snapshot {
 
 /** True when `candidate` is known to be older than `stored` (unknown versions never count as older). */
 export function isOlder(candidate: string, stored: string): boolean {
-  return candidate !== '' && stored !== '' && candidate < stored;
+  return candidate !== '' && stored !== '' && compareVersions(candidate, stored) < 0;
 }
 
 function sameRow(a: Contact, b: Contact): boolean {

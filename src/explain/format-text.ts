@@ -1,5 +1,4 @@
-import type { ExplainJson } from './report';
-import type { InputOutcome } from './run-inputs';
+import type { Explanation, ExplainJson } from './report';
 
 /** Column-aligned rows; the last column is left ragged so long reasons stay readable. */
 export function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
@@ -10,8 +9,9 @@ export function table(header: readonly string[], rows: readonly (readonly string
 }
 
 /** The human form of `mappings explain`: inputs, decisions, accounts and conflicts, each as a table. */
-export function formatExplanation(json: ExplainJson, outcomes: readonly InputOutcome[]): string {
+export function formatExplanation(json: ExplainJson, x: Explanation): string {
   const out: string[] = [];
+  const outcomes = x.outcomes;
   const rejected = outcomes.filter((o) => o.status === 'rejected').length;
   out.push(`Inputs: ${outcomes.length} message(s), ${outcomes.length - rejected} accepted, ${rejected} rejected`);
   out.push(
@@ -42,12 +42,21 @@ export function formatExplanation(json: ExplainJson, outcomes: readonly InputOut
     );
   }
 
+  const warnings = new Set(x.result.decisions.flatMap((d) => d.warnings.map((w) => `  ${w.rule} ${d.guardianKey}: ${w.reason}`)));
+  out.push(...warnings);
+
+  const welcome = new Map(x.result.accounts.map((a) => [a.guardianKey, a.welcome]));
   out.push('', `Portal accounts wanted: ${json.accounts.length}`);
   if (json.accounts.length > 0) {
     out.push(
       table(
-        ['EMAIL', 'DEPENDENTS', 'GUARDIAN KEY'],
-        json.accounts.map((a) => [a.email, a.dependents.map((d) => (d.accessLevel === 'full' ? d.patientId : `${d.patientId} (${d.accessLevel})`)).join(', '), a.guardianKey]),
+        ['EMAIL', 'DEPENDENTS', 'WELCOME', 'GUARDIAN KEY'],
+        json.accounts.map((a) => [
+          a.email,
+          a.dependents.map((d) => (d.accessLevel === 'full' ? d.patientId : `${d.patientId} (${d.accessLevel})`)).join(', '),
+          welcome.get(a.guardianKey) === false ? 'none (staff-created, R17)' : 'once',
+          a.guardianKey,
+        ]),
       ),
     );
   }

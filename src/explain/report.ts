@@ -57,7 +57,8 @@ export function toJson(x: Explanation): ExplainJson {
       rule: d.rule,
       reason: d.reason,
     })),
-    accounts: x.result.accounts.map((a) => ({
+    // An entry with no dependents only keeps links that already exist (held or inactive): no account is wanted.
+    accounts: x.result.accounts.filter((a) => a.dependents.length > 0).map((a) => ({
       guardianKey: a.guardianKey,
       email: a.email,
       dependents: a.dependents.map((dep) => ({ patientId: dep.patientId, accessLevel: dep.accessLevel })),
