@@ -85,6 +85,13 @@ describe('portal-bridge CLI', () => {
     expect(badDate.err).toMatch(/--as-of must be a date/);
   });
 
+  test('mappings explain on an example case folder reads its messages, not its expected.yaml', async () => {
+    const r = await runCli('mappings', 'explain', '-m', hl7Mapping, '--as-of', '2026-01-15', '--json', path.join(root, 'mappings/examples/siblings-one-parent'));
+    const json = JSON.parse(r.out) as ExplainJson;
+    expect(json.inputs.map((i) => [path.basename(i.file), i.status])).toEqual([['input-1.hl7', 'accepted'], ['input-2.hl7', 'accepted']]);
+    expect(json.accounts).toEqual([{ guardianKey: 'c:C501', email: 'ada.testperson@example.org', dependents: [{ patientId: 'P1001', accessLevel: 'full' }, { patientId: 'P1002', accessLevel: 'full' }] }]);
+  });
+
   test('mappings explain: a message the mapping rejects is listed with its reason, the rest still count', async () => {
     const input = path.join(tmp, 'mixed.hl7');
     const unsupported = 'MSH|^~\\&|EHR|CLINIC|PORTAL|CLINIC|20260110090500||ADT^A24^ADT_A24|MSG0002|P|2.5.1\rPID|1||P2002^^^CLINIC^MR||Sample^Ivy';

@@ -22,7 +22,7 @@ export function buildProgram(io: CliIo, done: (code: ExitCode) => void): Command
   const mappings = program
     .command('mappings')
     .description('check and try mapping files (for interface analysts)')
-    .addHelpText('after', '\nStart with:\n  $ portal-bridge mappings explain -m mappings/hl7v2-default.yaml mappings/examples/siblings-one-parent/input.hl7');
+    .addHelpText('after', '\nStart with:\n  $ portal-bridge mappings explain -m mappings/hl7v2-default.yaml mappings/examples/siblings-one-parent');
   registerValidate(mappings, io, done);
   registerExplain(mappings, io, done);
   registerTest(mappings, io, done);

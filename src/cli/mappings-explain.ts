@@ -37,7 +37,7 @@ Messages are applied in the order given to one in-memory snapshot (a newer messa
 arriving late changes nothing); eligibility rules R01-R15/R20 then run across all of them.
 
 Examples:
-  $ portal-bridge mappings explain -m mappings/hl7v2-default.yaml mappings/examples/siblings-one-parent/input.hl7
+  $ portal-bridge mappings explain -m mappings/hl7v2-default.yaml mappings/examples/siblings-one-parent
   $ portal-bridge mappings explain -m mappings/fhir-default.yaml --as-of 2026-01-15 --json bundle.json
 
 Exit status: 0 explained (rejected messages are listed, with their reason), 2 bad mapping, input or option.`,
