@@ -1,25 +1,19 @@
-import { existsSync, readdirSync, readFileSync } from 'fs';
+import { readdirSync, readFileSync } from 'fs';
 import path from 'path';
-import { formatProblem, loadMapping } from '../../src/core/mapping/load';
 import type { MappedInput } from '../../src/core/mapping/mapped-input';
-import type { Mapping } from '../../src/core/mapping/types';
 import { AUTHORITIES, RELATIONSHIPS, type Contact, type SnapshotOp } from '../../src/core/model';
 import { isBridgeError } from '../../src/errors';
+import { publicFixtures } from '../../test/helpers/fixtures';
+import { bundledMapping } from '../../test/helpers/mappings';
 import { fhirToSnapshot, isRejected, type FhirTranslation } from './to-snapshot';
 
 /** Real FHIR samples (../shared/fixtures/public/SOURCES.md) through the default mapping. */
-const DIR = path.resolve(__dirname, '../../../shared/fixtures/public/fhir');
-const run = existsSync(DIR) || process.env.REQUIRE_FIXTURES === '1';
-
-function defaultMapping(): Mapping {
-  const file = path.resolve(__dirname, '../../mappings/fhir-default.yaml');
-  const result = loadMapping(readFileSync(file, 'utf8'), file);
-  if (!result.ok) throw new Error(result.problems.map(formatProblem).join('\n'));
-  return result.mapping;
-}
+const fixtures = publicFixtures('fhir');
+const DIR = fixtures?.dir ?? '';
+const run = fixtures !== undefined;
 
 (run ? describe : describe.skip)('public FHIR fixtures', () => {
-  const mapping = defaultMapping();
+  const mapping = bundledMapping('fhir');
   const files = run ? readdirSync(DIR).filter((f) => f.endsWith('.json')).sort() : [];
   const translate = (file: string): FhirTranslation[] => fhirToSnapshot(JSON.parse(readFileSync(path.join(DIR, file), 'utf8')), mapping);
   const mappedOnly = (file: string): MappedInput[] =>

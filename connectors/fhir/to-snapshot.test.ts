@@ -1,24 +1,14 @@
-import { readFileSync } from 'fs';
-import path from 'path';
-import { formatProblem, loadMapping } from '../../src/core/mapping/load';
 import type { MappedInput } from '../../src/core/mapping/mapped-input';
 import type { Mapping } from '../../src/core/mapping/types';
 import type { Contact, SnapshotOp } from '../../src/core/model';
 import { BridgeError } from '../../src/errors';
+import { bundledMapping, testFixture } from '../../test/helpers/mappings';
 import { fhirToSnapshot, isRejected, type FhirTranslation, type RejectedResource } from './to-snapshot';
 
-const ROOT = path.resolve(__dirname, '../..');
-
-function defaultMapping(): Mapping {
-  const file = path.join(ROOT, 'mappings/fhir-default.yaml');
-  const result = loadMapping(readFileSync(file, 'utf8'), file);
-  if (!result.ok) throw new Error(result.problems.map(formatProblem).join('\n'));
-  return result.mapping;
-}
-const mapping = defaultMapping();
+const mapping = bundledMapping('fhir');
 
 function fixture(name: string): unknown {
-  return JSON.parse(readFileSync(path.join(ROOT, 'test/fixtures/fhir', name), 'utf8'));
+  return JSON.parse(testFixture('fhir', name));
 }
 
 function mapped(t: FhirTranslation | undefined): MappedInput {

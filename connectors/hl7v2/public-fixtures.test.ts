@@ -1,11 +1,12 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseHl7, splitHl7, type ParsedHl7 } from '../../src/core/hl7/message';
-import { loadMapping } from '../../src/core/mapping/load';
 import type { MappedInput } from '../../src/core/mapping/mapped-input';
 import type { Mapping } from '../../src/core/mapping/types';
 import type { SnapshotOp } from '../../src/core/model';
 import { BridgeError, ERROR_CATALOG } from '../../src/errors';
+import { publicFixtures } from '../../test/helpers/fixtures';
+import { bundledMappingText, mappingFromText } from '../../test/helpers/mappings';
 import { hl7ToSnapshot } from './to-snapshot';
 
 /**
@@ -13,24 +14,12 @@ import { hl7ToSnapshot } from './to-snapshot';
  * hl7ToSnapshot with the default mapping: each message is either mapped or rejected with a one-line BridgeError.
  * The folder lives outside the repository: the suite is skipped when it is absent, unless REQUIRE_FIXTURES=1.
  */
-const DIR = path.resolve(__dirname, '../../../shared/fixtures/public/hl7');
-const present = existsSync(DIR);
-const required = process.env.REQUIRE_FIXTURES === '1';
+const fixtures = publicFixtures('hl7');
+const DIR = fixtures?.dir ?? '';
+const present = fixtures !== undefined;
 
-if (!present && required) {
-  test('public HL7 fixtures are required (REQUIRE_FIXTURES=1)', () => {
-    throw new Error(`public HL7 fixtures not found at ${DIR}`);
-  });
-}
-
-const ROOT = path.resolve(__dirname, '../..');
-const DEFAULT_YAML = readFileSync(path.join(ROOT, 'mappings/hl7v2-default.yaml'), 'utf8');
-
-function mappingFrom(yaml: string): Mapping {
-  const r = loadMapping(yaml, 'hl7v2-default.yaml');
-  if (!r.ok) throw new Error(r.problems.map((p) => `${p.line}:${p.column} ${p.message}`).join('\n'));
-  return r.mapping;
-}
+const DEFAULT_YAML = bundledMappingText('hl7v2');
+const mappingFrom = (yaml: string): Mapping => mappingFromText(yaml, 'hl7v2-default.yaml');
 
 type Outcome = { file: string; index: number; parsed?: ParsedHl7; mapped?: MappedInput; error?: BridgeError };
 

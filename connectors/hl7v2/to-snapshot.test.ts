@@ -1,25 +1,17 @@
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import { parseHl7, splitHl7 } from '../../src/core/hl7/message';
-import { loadMapping } from '../../src/core/mapping/load';
 import type { MappedInput } from '../../src/core/mapping/mapped-input';
 import type { Mapping } from '../../src/core/mapping/types';
 import type { Contact, SnapshotOp } from '../../src/core/model';
 import { BridgeError } from '../../src/errors';
+import { bundledMappingText, mappingFromText, testFixture } from '../../test/helpers/mappings';
 import { hl7ToSnapshot } from './to-snapshot';
 
-const ROOT = path.resolve(__dirname, '../..');
-const DEFAULT_YAML = readFileSync(path.join(ROOT, 'mappings/hl7v2-default.yaml'), 'utf8');
-
-function mappingFrom(yaml: string): Mapping {
-  const r = loadMapping(yaml, 'hl7v2-default.yaml');
-  if (!r.ok) throw new Error(r.problems.map((p) => `${p.line}:${p.column} ${p.message}`).join('\n'));
-  return r.mapping;
-}
+const DEFAULT_YAML = bundledMappingText('hl7v2');
+const mappingFrom = (yaml: string): Mapping => mappingFromText(yaml, 'hl7v2-default.yaml');
 const mapping = mappingFrom(DEFAULT_YAML);
 
 function fixture(name: string): string[] {
-  const raws = splitHl7(readFileSync(path.join(ROOT, 'test/fixtures/hl7', name), 'utf8'));
+  const raws = splitHl7(testFixture('hl7', name));
   for (const r of raws) expect(r.problem).toBeUndefined();
   return raws.map((r) => r.text);
 }
