@@ -1,6 +1,5 @@
+import { readPublicFixtures } from '../../../test/helpers/fixtures';
 import { Hl7Message } from '@medplum/core';
-import { readdirSync, readFileSync } from 'node:fs';
-import path from 'node:path';
 import { BridgeError } from '../../errors';
 import { parseHl7, piece, readDelimiters, splitHl7 } from './message';
 
@@ -179,21 +178,14 @@ describe('helpers', () => {
   });
 });
 
-const PUBLIC = path.resolve(__dirname, '../../../../shared/fixtures/public/hl7');
-const havePublic = (() => {
-  try {
-    return readdirSync(PUBLIC).length > 0;
-  } catch {
-    return false;
-  }
-})();
+const publicHl7 = readPublicFixtures('hl7')?.filter((f) => f.file.endsWith('.hl7'));
 
 // The header values we read must agree with medplum's own reading of MSH (its getField numbering is the standard's).
-(havePublic ? describe : describe.skip)('MSH numbering agrees with medplum over the public fixtures', () => {
+(publicHl7 !== undefined ? describe : describe.skip)('MSH numbering agrees with medplum over the public fixtures', () => {
   test('MSH-7, MSH-9, MSH-10, MSH-12', () => {
     let checked = 0;
-    for (const file of readdirSync(PUBLIC).filter((f) => f.endsWith('.hl7'))) {
-      for (const raw of splitHl7(readFileSync(path.join(PUBLIC, file), 'utf8'))) {
+    for (const { text } of publicHl7 ?? []) {
+      for (const raw of splitHl7(text)) {
         if (raw.problem !== undefined) continue;
         const ours = parseHl7(raw.text);
         const header = Hl7Message.parse(raw.text).header;

@@ -1,5 +1,4 @@
-import { readFileSync } from 'fs';
-import path from 'path';
+import { packageFile } from '../../../test/helpers/fixtures';
 import { compile } from 'fhirpath';
 import { BridgeError } from '../../errors';
 import { compileFhirPath, evaluateFhirPath, FHIRPATH_FUNCTIONS, selectFhirElements } from './fhir-path';
@@ -121,7 +120,7 @@ describe('evaluateFhirPath', () => {
 });
 
 describe('the function table', () => {
-  const source = readFileSync(path.join(path.dirname(require.resolve('fhirpath')), 'fhirpath.js'), 'utf8');
+  const source = packageFile('fhirpath', 'fhirpath.js');
   const start = source.indexOf('engine.invocationTable = {');
   const table = source.slice(start, source.indexOf('\n};', start));
   const libraryNames = [...table.matchAll(/^ {2}"?([A-Za-z]+)"?:\s*\{fn:/gm)].map((m) => m[1]!);
