@@ -13,6 +13,20 @@ export const ERROR_CATALOG = {
   ERR_HL7_UNPARSEABLE: { class: 'permanent', meaning: 'The input is not an HL7 v2 message (no MSH, broken delimiters, unreadable structure).' },
   ERR_FHIR_UNPARSEABLE: { class: 'permanent', meaning: 'The input is not FHIR R4 JSON (bad JSON, no resourceType, unsupported resource).' },
   ERR_INPUT_UNREADABLE: { class: 'permanent', meaning: 'An input file cannot be read or its format is not recognised.' },
+  ERR_PORTAL_RATE_LIMITED: { class: 'transient', meaning: 'The portal answered 429: retried after its Retry-After.' },
+  ERR_PORTAL_UNAVAILABLE: { class: 'transient', meaning: 'The portal answered 5xx: retried with backoff.' },
+  ERR_PORTAL_CONNECTION: { class: 'transient', meaning: 'The portal could not be reached (refused, reset, DNS): retried with backoff.' },
+  ERR_PORTAL_TIMEOUT: { class: 'ambiguous', meaning: 'No answer after the request was sent: retried with the same idempotency key.' },
+  ERR_PORTAL_IN_FLIGHT: { class: 'transient', meaning: 'The portal is still processing a request with the same idempotency key (409).' },
+  ERR_PORTAL_PRECONDITION_FAILED: { class: 'transient', meaning: 'The account changed since it was read (412): re-read and retried.' },
+  ERR_PORTAL_EMAIL_IN_USE: { class: 'permanent', meaning: 'Another portal account already uses this email (409 email_in_use).' },
+  ERR_PORTAL_INVALID_REQUEST: { class: 'permanent', meaning: 'The portal refused the request as invalid (400/422), or an idempotency key was reused with another body.' },
+  ERR_PORTAL_FORBIDDEN: { class: 'permanent', meaning: 'The portal refused by policy (401/403).' },
+  ERR_PORTAL_NOT_FOUND: { class: 'permanent', meaning: 'The portal does not know the account (404).' },
+  ERR_PORTAL_CURSOR_EXPIRED: { class: 'permanent', meaning: 'The portal changes cursor is too old (410): a full resync is needed.' },
+  ERR_PORTAL_UNEXPECTED: { class: 'permanent', meaning: 'The portal answered something the contract does not allow.' },
+  ERR_STORE_UNAVAILABLE: { class: 'transient', meaning: 'The database could not be reached or is busy: retried.' },
+  ERR_CONFIG_INVALID: { class: 'permanent', meaning: 'The configuration is invalid: start-up is refused with every problem listed.' },
 } as const satisfies Record<string, { class: ErrorClass; meaning: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOG;
@@ -20,12 +34,19 @@ export type ErrorCode = keyof typeof ERROR_CATALOG;
 /** An error with a catalog code. `message` is one line, safe to show staff (no patient data). */
 export class BridgeError extends Error {
   override readonly name = 'BridgeError';
+  /** For ERR_PORTAL_RATE_LIMITED (and 503): how long the server asked us to wait, in milliseconds. */
+  readonly retryAfterMs?: number;
+  /** The HTTP status behind a portal error, when there was one. */
+  readonly status?: number;
+
   constructor(
     readonly code: ErrorCode,
     message: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; retryAfterMs?: number; status?: number },
   ) {
-    super(message, options);
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    if (options?.retryAfterMs !== undefined) this.retryAfterMs = options.retryAfterMs;
+    if (options?.status !== undefined) this.status = options.status;
   }
 
   /** The retry class of this error's code. */
