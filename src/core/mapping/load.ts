@@ -1,5 +1,5 @@
-import { isMap, isNode, isScalar, LineCounter, parseDocument, type Document, type Node } from 'yaml';
 import type { z } from 'zod';
+import { firstLine, parseLocatedYaml, type YamlPosition } from '../../yaml-problems';
 import { compileFhirPath } from './fhir-path';
 import { parseHl7Path } from './hl7-path';
 import { MappingFileSchema, type FieldSpecInput, type MappingFile } from './schema';
@@ -30,17 +30,12 @@ export function formatProblem(p: MappingProblem): string {
  * code maps), each with its line and column, sorted by position. Pure: the caller reads the file.
  */
 export function loadMapping(text: string, file: string): LoadResult {
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
-  const at = (offset: number): { line: number; column: number } => {
-    const pos = lineCounter.linePos(offset);
-    return { line: pos.line, column: pos.col };
-  };
-  if (doc.errors.length > 0) {
-    return fail(doc.errors.map((e) => ({ file, ...at(e.pos[0]), at: '', message: firstLine(e.message), code: 'ERR_MAPPING_INVALID_FILE' })));
+  const yaml = parseLocatedYaml(text);
+  if (yaml.syntaxErrors.length > 0) {
+    return fail(yaml.syntaxErrors.map((e) => ({ file, line: e.line, column: e.column, at: '', message: e.message, code: INVALID })));
   }
-  const locate = (path: readonly PropertyKey[], key?: string): { line: number; column: number } => at(offsetOf(doc, path, key));
-  const parsed = MappingFileSchema.safeParse(doc.toJS() ?? {});
+  const locate = yaml.locate;
+  const parsed = MappingFileSchema.safeParse(yaml.toJS() ?? {});
   if (!parsed.success) {
     return fail(parsed.error.issues.flatMap((issue) => zodProblems(issue, file, locate)));
   }
@@ -56,10 +51,6 @@ function fail(problems: MappingProblem[]): LoadResult {
   return { ok: false, problems };
 }
 
-function firstLine(s: string): string {
-  return s.split('\n')[0] ?? s;
-}
-
 function validatePath(format: MappingFile['format']): (path: string) => string | undefined {
   return (path) => {
     try {
@@ -72,7 +63,7 @@ function validatePath(format: MappingFile['format']): (path: string) => string |
   };
 }
 
-function zodProblems(issue: z.core.$ZodIssue, file: string, locate: (p: readonly PropertyKey[], key?: string) => { line: number; column: number }): MappingProblem[] {
+function zodProblems(issue: z.core.$ZodIssue, file: string, locate: (p: readonly PropertyKey[], key?: string) => YamlPosition): MappingProblem[] {
   const path = issue.path;
   if (issue.code === 'unrecognized_keys') {
     return issue.keys.map((key) => ({ file, ...locate(path, key), at: [...path, key].join('.'), message: `unknown key "${key}"${suggest(key)}`, code: INVALID }));
@@ -96,20 +87,6 @@ const KNOWN_TYPOS: Readonly<Record<string, string>> = { maps: 'map', paths: 'pat
 function suggest(key: string): string {
   const hint = KNOWN_TYPOS[key.toLowerCase()];
   return hint === undefined ? '' : ` (did you mean "${hint}"?)`;
-}
-
-/** Offset of the node at `path` (or of `key` inside it); the nearest existing ancestor when it is missing. */
-function offsetOf(doc: Document, path: readonly PropertyKey[], key?: string): number {
-  for (let n = path.length; n >= 0; n--) {
-    const node: unknown = n === 0 ? doc.contents : doc.getIn(path.slice(0, n), true);
-    if (!isNode(node)) continue;
-    if (n === path.length && key !== undefined && isMap(node)) {
-      const pair = node.items.find((p) => isScalar(p.key) && p.key.value === key);
-      if (pair !== undefined && isNode(pair.key)) return (pair.key as Node).range?.[0] ?? 0;
-    }
-    return node.range?.[0] ?? 0;
-  }
-  return 0;
 }
 
 function compileSpec(spec: FieldSpecInput): FieldSpec {
