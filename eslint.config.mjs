@@ -36,6 +36,12 @@ export default tseslint.config(
       'no-console': 'off',
     },
   },
+  // DESIGN §10: src/config/load.ts is the only reader of the environment.
+  {
+    files: ['src/**/*.ts', 'connectors/**/*.ts'],
+    ignores: ['**/*.test.ts', 'src/config/load.ts'],
+    rules: { 'no-restricted-properties': ['error', { object: 'process', property: 'env', message: 'read settings from the loaded config (src/config/load.ts is the only reader of process.env)' }] },
+  },
   { files: ['src/core/**/*.ts', 'connectors/*/to-snapshot.ts', 'connectors/*/to-snapshot/**/*.ts'], ignores: ['**/*.test.ts'], rules: pureRules },
   { files: ['**/*.test.ts', 'test/**/*.ts', 'bench/**/*.ts'], rules: { '@typescript-eslint/no-non-null-assertion': 'off' } },
 );

@@ -32,6 +32,11 @@ test.each([
   expect(await ruleIds(file, code)).toContain(rule);
 });
 
+test('only src/config/load.ts reads the environment', async () => {
+  expect(await ruleIds('src/cli/x.ts', 'export const env = process.env.X;\n')).toContain('no-restricted-properties');
+  expect(await ruleIds('src/config/load.ts', 'export const env = process.env.X;\n')).not.toContain('no-restricted-properties');
+});
+
 test('the same code is allowed outside the pure core', async () => {
   expect(await ruleIds('src/cli/x.ts', "import { readFileSync } from 'node:fs';\nexport const a = readFileSync;\nexport const now = Date.now();\n")).toEqual([]);
 });
