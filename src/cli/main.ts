@@ -6,6 +6,7 @@ import { EXIT, packageRoot, processIo, UsageError, type CliIo, type ExitCode } f
 import { registerExplain } from './mappings-explain';
 import { registerTest } from './mappings-test';
 import { registerValidate } from './mappings-validate';
+import { registerSandboxPortal } from './sandbox-portal';
 
 /** Errors in what the user gave us (a mapping, an input path): exit 2, like a usage error. */
 const CONFIG_ERRORS = new Set<string>(['ERR_MAPPING_INVALID_FILE', 'ERR_MAPPING_INVALID_PATH', 'ERR_INPUT_UNREADABLE']);
@@ -26,6 +27,7 @@ export function buildProgram(io: CliIo, done: (code: ExitCode) => void): Command
   registerValidate(mappings, io, done);
   registerExplain(mappings, io, done);
   registerTest(mappings, io, done);
+  registerSandboxPortal(program, io, done);
   return program;
 }
 
