@@ -1,0 +1,206 @@
+/**
+ * The inbox (DESIGN §2, §6): every input exactly as received, committed before the connector ACKs it or advances
+ * its cursor. `(source, dedupe_key)` is unique, so a retransmission is stored once and its stored ACK replayed.
+ */
+import type { Db } from './db';
+import { chunks, writeTransaction } from './db';
+import { fromJson, oneLine, optionalText, toDbTime, toId, toJson } from './column-values';
+
+export const INBOX_FORMATS = ['hl7v2', 'fhir'] as const;
+export type InboxFormat = (typeof INBOX_FORMATS)[number];
+export const INBOX_STATUSES = ['received', 'accepted', 'rejected', 'ignored'] as const;
+export type InboxStatus = (typeof INBOX_STATUSES)[number];
+
+/** One input to store. */
+export interface NewInboxItem {
+  /** The channel (connector) name. */
+  readonly source: string;
+  /** What makes a retransmission the same input on this channel: MSH-10 for HL7, type/id/version for FHIR. */
+  readonly dedupeKey: string;
+  readonly format: InboxFormat;
+  readonly controlId?: string;
+  /** The input exactly as received; stored unaltered. */
+  readonly raw: string;
+  /** Default: the time of the call. */
+  readonly receivedAt?: Date;
+  /** `rejected` for input the connector already knows is bad (stored with its reason, answered AE/AR). */
+  readonly status?: 'received' | 'rejected';
+  readonly errorCode?: string;
+  readonly error?: string;
+  /** The ACK to replay for retransmissions, when it is known before the commit. */
+  readonly ack?: string;
+}
+
+export interface AcceptResult {
+  readonly id: number;
+  /** True when this (source, dedupeKey) was already stored (earlier, or earlier in the same batch). */
+  readonly duplicate: boolean;
+  /** The stored ACK (for a duplicate: the one to replay). */
+  readonly ack?: string;
+}
+
+export interface InboxRow {
+  readonly id: number;
+  readonly source: string;
+  readonly dedupeKey: string;
+  readonly format: InboxFormat;
+  readonly controlId?: string;
+  readonly raw: string;
+  readonly receivedAt: string;
+  readonly status: InboxStatus;
+  readonly errorCode?: string;
+  readonly error?: string;
+  readonly warnings: readonly string[];
+  readonly processedAt?: string;
+  readonly ack?: string;
+}
+
+/** How processing ended for one inbox row. */
+export interface InboxOutcome {
+  readonly status: 'accepted' | 'rejected' | 'ignored';
+  readonly errorCode?: string;
+  /** One line, safe for staff (no patient data); longer text is cut to one line. */
+  readonly error?: string;
+  readonly warnings?: readonly string[];
+}
+
+// SQLite compiles a multi-row insert into a compound SELECT (at most 500 terms).
+const INSERT_CHUNK = 100;
+
+/**
+ * Stores a batch of inputs in ONE transaction (group commit: the listener passes everything that arrived while
+ * the previous commit ran) and returns, in input order, each item's id and whether it was a duplicate. A duplicate
+ * returns the stored row's id and ACK; nothing of it is written. Idempotent.
+ */
+export async function acceptInbox(db: Db, items: readonly NewInboxItem[], options: { now?: Date } = {}): Promise<AcceptResult[]> {
+  if (items.length === 0) return [];
+  const now = options.now ?? new Date();
+  return writeTransaction(db, async (trx) => {
+    const inserted = new Map<string, { id: number; ack?: string }>();
+    for (const part of chunks(items, INSERT_CHUNK)) {
+      const rows = await trx('inbox')
+        .insert(part.map((item) => toInsertRow(item, now)))
+        .onConflict(['source', 'dedupe_key'])
+        .ignore()
+        .returning(['id', 'source', 'dedupe_key', 'ack']);
+      for (const row of rows as { id: unknown; source: string; dedupe_key: string; ack: unknown }[]) {
+        inserted.set(itemKey(row.source, row.dedupe_key), { id: toId(row.id), ...ackOf(row.ack) });
+      }
+    }
+    const missing = [...new Set(items.map((i) => itemKey(i.source, i.dedupeKey)).filter((k) => !inserted.has(k)))];
+    const existing = new Map<string, { id: number; ack?: string }>();
+    for (const part of chunks(missing, INSERT_CHUNK)) {
+      const pairs = part.map((k) => JSON.parse(k) as [string, string]);
+      const rows = await trx('inbox').select('id', 'source', 'dedupe_key', 'ack').whereIn(['source', 'dedupe_key'], pairs);
+      for (const row of rows as { id: unknown; source: string; dedupe_key: string; ack: unknown }[]) {
+        existing.set(itemKey(row.source, row.dedupe_key), { id: toId(row.id), ...ackOf(row.ack) });
+      }
+    }
+    const seen = new Set<string>();
+    return items.map((item) => {
+      const key = itemKey(item.source, item.dedupeKey);
+      const fresh = inserted.get(key);
+      const firstTime = fresh !== undefined && !seen.has(key);
+      seen.add(key);
+      const stored = fresh ?? existing.get(key);
+      if (stored === undefined) throw new Error('inbox row vanished inside its transaction');
+      return { id: stored.id, duplicate: !firstTime, ...(stored.ack === undefined ? {} : { ack: stored.ack }) };
+    });
+  });
+}
+
+/** Records the ACK sent for a stored input (replayed for retransmissions). */
+export async function setAck(db: Db, id: number, ack: string): Promise<void> {
+  await db('inbox').where({ id }).update({ ack });
+}
+
+/** Inputs not yet processed, oldest first. */
+export async function nextUnprocessed(db: Db, limit: number): Promise<InboxRow[]> {
+  const rows = await db('inbox').select('*').where({ status: 'received' }).orderBy('id').limit(limit);
+  return rows.map(fromRow);
+}
+
+/** Records how processing ended. Only a `received` row changes; returns whether it did. */
+export async function markProcessed(db: Db, id: number, outcome: InboxOutcome, options: { now?: Date } = {}): Promise<boolean> {
+  const changed = await db('inbox')
+    .where({ id, status: 'received' })
+    .update({
+      status: outcome.status,
+      error_code: outcome.errorCode ?? null,
+      error: outcome.error === undefined ? null : oneLine(outcome.error),
+      warnings: outcome.warnings === undefined || outcome.warnings.length === 0 ? null : toJson(outcome.warnings),
+      processed_at: toDbTime(options.now ?? new Date()),
+    });
+  return changed > 0;
+}
+
+/** Puts rejected rows back to `received` so the ingest worker maps them again (replay after a mapping fix). */
+export async function reprocessInbox(db: Db, ids: readonly number[]): Promise<number> {
+  if (ids.length === 0) return 0;
+  return db('inbox')
+    .whereIn('id', [...ids])
+    .where({ status: 'rejected' })
+    .update({ status: 'received', error_code: null, error: null, warnings: null, processed_at: null });
+}
+
+export async function getInbox(db: Db, id: number): Promise<InboxRow | undefined> {
+  const row = await db('inbox').select('*').where({ id }).first();
+  return row === undefined ? undefined : fromRow(row);
+}
+
+/** Rejected inputs, newest first (the support queue). */
+export async function listRejected(db: Db, page: { limit: number; offset?: number }): Promise<InboxRow[]> {
+  const rows = await db('inbox').select('*').where({ status: 'rejected' }).orderBy('id', 'desc').limit(page.limit).offset(page.offset ?? 0);
+  return rows.map(fromRow);
+}
+
+/** Retention: deletes accepted and ignored rows processed before `olderThan`. Rejected and unprocessed rows stay. */
+export async function pruneProcessed(db: Db, options: { olderThan: Date }): Promise<number> {
+  return db('inbox').whereIn('status', ['accepted', 'ignored']).where('processed_at', '<', toDbTime(options.olderThan)).delete();
+}
+
+function itemKey(source: string, dedupeKey: string): string {
+  return JSON.stringify([source, dedupeKey]);
+}
+
+function ackOf(value: unknown): { ack?: string } {
+  const ack = optionalText(value);
+  return ack === undefined ? {} : { ack };
+}
+
+function toInsertRow(item: NewInboxItem, now: Date): Record<string, unknown> {
+  const receivedAt = toDbTime(item.receivedAt ?? now);
+  const rejected = item.status === 'rejected';
+  return {
+    source: item.source,
+    dedupe_key: item.dedupeKey,
+    format: item.format,
+    control_id: item.controlId ?? null,
+    raw: item.raw,
+    received_at: receivedAt,
+    status: rejected ? 'rejected' : 'received',
+    error_code: item.errorCode ?? null,
+    error: item.error === undefined ? null : oneLine(item.error),
+    warnings: null,
+    processed_at: rejected ? receivedAt : null,
+    ack: item.ack ?? null,
+  };
+}
+
+function fromRow(row: Record<string, unknown>): InboxRow {
+  return {
+    id: toId(row.id),
+    source: String(row.source),
+    dedupeKey: String(row.dedupe_key),
+    format: row.format as InboxFormat,
+    controlId: optionalText(row.control_id),
+    raw: String(row.raw),
+    receivedAt: String(row.received_at),
+    status: row.status as InboxStatus,
+    errorCode: optionalText(row.error_code),
+    error: optionalText(row.error),
+    warnings: row.warnings === null || row.warnings === undefined ? [] : fromJson<string[]>(row.warnings),
+    processedAt: optionalText(row.processed_at),
+    ack: optionalText(row.ack),
+  };
+}

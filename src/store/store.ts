@@ -1,0 +1,225 @@
+/**
+ * Opening the store: SQLite (better-sqlite3, WAL, the embedded default) or PostgreSQL (production, scale-out),
+ * one code path (DESIGN §9). The Store groups every store function bound to its connection; callers outside
+ * src/store use these and `transaction`, never knex.
+ */
+import knex, { type Knex } from 'knex';
+import { BridgeError } from '../errors';
+import type { Db, Dialect } from './db';
+import { writeTransaction } from './db';
+import { migrationSource } from './migrations';
+import { storeUnavailableReason, toStoreError } from './store-errors';
+import * as audit from './audit';
+import * as conflicts from './conflicts';
+import * as cursors from './cursors';
+import * as inbox from './inbox';
+import * as jobs from './jobs';
+import * as ledger from './ledger';
+import * as snapshots from './snapshots';
+
+export interface StoreOptions {
+  /** `postgres://…` or `postgresql://…`: PostgreSQL. */
+  readonly url?: string;
+  /** SQLite database file (created when missing); `:memory:` for a private in-memory database. */
+  readonly file?: string;
+  /** PostgreSQL schema to work in (created by `migrate`); default: the server's search_path. */
+  readonly schema?: string;
+  /** SQLite `synchronous` pragma. FULL (default) survives power loss with WAL; NORMAL may lose the last commits. */
+  readonly synchronous?: 'FULL' | 'NORMAL';
+  /** PostgreSQL pool size (default 10). SQLite always uses one connection. */
+  readonly poolMax?: number;
+}
+
+const MODULES = {
+  inbox: {
+    acceptInbox: inbox.acceptInbox, setAck: inbox.setAck, nextUnprocessed: inbox.nextUnprocessed, markProcessed: inbox.markProcessed,
+    reprocessInbox: inbox.reprocessInbox, getInbox: inbox.getInbox, listRejected: inbox.listRejected, pruneProcessed: inbox.pruneProcessed,
+  },
+  snapshots: {
+    applySnapshotOps: snapshots.applySnapshotOps, loadSnapshot: snapshots.loadSnapshot, contactsByKeys: snapshots.contactsByKeys,
+    loadNeighbourhood: snapshots.loadNeighbourhood,
+  },
+  jobs: {
+    enqueue: jobs.enqueue, claim: jobs.claim, complete: jobs.complete, fail: jobs.fail, getJob: jobs.getJob, listFailed: jobs.listFailed,
+    requeue: jobs.requeue, counts: jobs.counts, nextDueAt: jobs.nextDueAt,
+  },
+  ledger: {
+    getAccount: ledger.getAccount, getAccountByPortalId: ledger.getAccountByPortalId, upsertAccount: ledger.upsertAccount,
+    setAccountStatus: ledger.setAccountStatus, listAccounts: ledger.listAccounts, upsertLink: ledger.upsertLink, listLinks: ledger.listLinks,
+    listLinksOfPatient: ledger.listLinksOfPatient, recordInvitationIntent: ledger.recordInvitationIntent,
+    recordInvitationResult: ledger.recordInvitationResult, getInvitation: ledger.getInvitation, listInvitations: ledger.listInvitations,
+    recordSideEffectIntent: ledger.recordSideEffectIntent, recordSideEffectResult: ledger.recordSideEffectResult,
+    getSideEffect: ledger.getSideEffect, listPendingSideEffects: ledger.listPendingSideEffects,
+  },
+  audit: { appendAudit: audit.appendAudit, listAudit: audit.listAudit },
+  conflicts: { upsertConflict: conflicts.upsertConflict, resolveConflict: conflicts.resolveConflict, getConflict: conflicts.getConflict, listConflicts: conflicts.listConflicts },
+  cursors: { getCursor: cursors.getCursor, setCursor: cursors.setCursor, deleteCursor: cursors.deleteCursor },
+} as const;
+
+type Bound<F> = F extends (db: Db, ...args: infer A) => infer R ? (...args: A) => R : never;
+/** Every store function, grouped by module, bound to one connection or transaction. */
+export type StoreOps = { readonly [M in keyof typeof MODULES]: { readonly [F in keyof (typeof MODULES)[M]]: Bound<(typeof MODULES)[M][F]> } };
+
+export interface Store extends StoreOps {
+  readonly dialect: Dialect;
+  /** For src/store modules and tests only. */
+  readonly knex: Knex;
+  /** Runs the migrations not yet applied (idempotent; on PostgreSQL creates `schema` first). Returns their names. */
+  migrate(): Promise<string[]>;
+  /**
+   * Runs `work` in one transaction (SQLite: holding the write lock), committed when it resolves, rolled back when
+   * it throws. Use `tx` inside, never the store itself: on SQLite the store's one connection is the transaction's
+   * and a call on the store would wait for it. No portal call inside (DESIGN §5).
+   */
+  transaction<T>(work: (tx: StoreOps) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
+
+/**
+ * Opens the store and checks that the database answers. Errors: ERR_CONFIG_INVALID (options, or the server
+ * refused us: authentication, unknown database), ERR_STORE_UNAVAILABLE (not reachable, busy).
+ */
+export async function openStore(options: StoreOptions): Promise<Store> {
+  const { dialect, db } = createKnex(options);
+  try {
+    await db.raw('SELECT 1');
+  } catch (e) {
+    await db.destroy();
+    const reason = storeUnavailableReason(e);
+    if (reason !== undefined) throw toStoreError(e);
+    throw new BridgeError('ERR_CONFIG_INVALID', `store: cannot open the database (${openFailure(dialect, e)})`, { cause: e });
+  }
+  const ops = bindOps(db);
+  return {
+    ...ops,
+    dialect,
+    knex: db,
+    async migrate() {
+      try {
+        return await migrateLatest(db, dialect, options.schema);
+      } catch (e) {
+        throw toStoreError(e);
+      }
+    },
+    async transaction<T>(work: (tx: StoreOps) => Promise<T>): Promise<T> {
+      try {
+        return await writeTransaction(db, (trx) => work(bindOps(trx)));
+      } catch (e) {
+        throw toStoreError(e);
+      }
+    },
+    async close() {
+      await db.destroy();
+    },
+  };
+}
+
+/**
+ * On PostgreSQL, daemons starting together migrate one after the other: a transaction-level advisory lock is held
+ * (on one pooled connection) while knex migrates (on another), so the second finds nothing left to do instead of
+ * failing on knex's own migration lock. SQLite is one daemon per file.
+ */
+async function migrateLatest(db: Knex, dialect: Dialect, schema: string | undefined): Promise<string[]> {
+  const latest = async (): Promise<string[]> => {
+    const [, names] = (await db.migrate.latest()) as [number, string[]];
+    return names;
+  };
+  if (dialect === 'sqlite') return latest();
+  const serialised = <T>(work: (trx: Knex.Transaction) => Promise<T>): Promise<T> =>
+    db.transaction(async (trx) => {
+      await trx.raw('SELECT pg_advisory_xact_lock(hashtextextended(?, 0))', [`portal-bridge:migrate:${schema ?? ''}`]);
+      return work(trx);
+    });
+  // The schema is committed first: knex migrates on other pooled connections, which must see it.
+  if (schema !== undefined) await serialised((trx) => trx.raw('CREATE SCHEMA IF NOT EXISTS ??', [schema]));
+  return serialised(latest);
+}
+
+/** A staff-safe reason an open failed: pg's SQLSTATE (e.g. 28P01 authentication, 3D000 no such database), or
+ * better-sqlite3's message (it names no data). */
+function openFailure(dialect: Dialect, e: unknown): string {
+  const { code, message } = (typeof e === 'object' && e !== null ? e : {}) as { code?: unknown; message?: unknown };
+  if (typeof code === 'string') return code;
+  if (dialect === 'sqlite' && typeof message === 'string') return message;
+  return 'unknown reason';
+}
+
+function createKnex(options: StoreOptions): { dialect: Dialect; db: Knex } {
+  const { url, file, schema } = options;
+  if ((url === undefined) === (file === undefined)) {
+    throw new BridgeError('ERR_CONFIG_INVALID', 'store: give exactly one of url (PostgreSQL) or file (SQLite)');
+  }
+  if (url !== undefined) {
+    if (!/^postgres(ql)?:\/\//u.test(url)) throw new BridgeError('ERR_CONFIG_INVALID', 'store: url must start with postgres:// or postgresql://');
+    if (options.poolMax !== undefined && options.poolMax < 2) throw new BridgeError('ERR_CONFIG_INVALID', 'store: poolMax must be at least 2');
+    return {
+      dialect: 'postgres',
+      db: knex({
+        client: 'pg',
+        connection: { connectionString: url, application_name: 'portal-bridge' },
+        ...(schema === undefined ? {} : { searchPath: [schema] }),
+        pool: { min: 0, max: options.poolMax ?? 10 },
+        log: QUIET,
+        migrations: { migrationSource, ...(schema === undefined ? {} : { schemaName: schema }) },
+      }),
+    };
+  }
+  if (schema !== undefined) throw new BridgeError('ERR_CONFIG_INVALID', 'store: schema applies to PostgreSQL only');
+  const synchronous = options.synchronous ?? 'FULL';
+  if (synchronous !== 'FULL' && synchronous !== 'NORMAL') throw new BridgeError('ERR_CONFIG_INVALID', 'store: synchronous must be FULL or NORMAL');
+  return {
+    dialect: 'sqlite',
+    db: knex({
+      client: 'better-sqlite3',
+      connection: { filename: file ?? ':memory:' },
+      useNullAsDefault: true,
+      // One connection: better-sqlite3 is synchronous, so a second connection in this process waiting on the
+      // first one's lock would block the event loop the first one needs to finish. `:memory:` is per connection.
+      pool: {
+        min: 1,
+        max: 1,
+        afterCreate(conn: SqliteConnection, done: (err: Error | null, conn: SqliteConnection) => void) {
+          try {
+            conn.pragma('journal_mode = WAL');
+            conn.pragma(`synchronous = ${synchronous}`);
+            conn.pragma('busy_timeout = 5000');
+            conn.pragma('foreign_keys = ON');
+            done(null, conn);
+          } catch (e) {
+            done(e as Error, conn);
+          }
+        },
+      },
+      migrations: { migrationSource },
+      log: QUIET,
+    }),
+  };
+}
+
+// knex would print its warnings ("Acquire connection error" …) to the console, outside our JSON logs; every
+// failure reaches the caller as an error anyway.
+const QUIET = { warn() {}, error() {}, deprecate() {}, debug() {} };
+
+interface SqliteConnection {
+  pragma(source: string): unknown;
+}
+
+/** Binds every store function to `db`; database failures worth retrying surface as ERR_STORE_UNAVAILABLE. */
+function bindOps(db: Db): StoreOps {
+  const ops: Record<string, Record<string, unknown>> = {};
+  for (const [moduleName, functions] of Object.entries(MODULES)) {
+    const bound: Record<string, unknown> = {};
+    for (const [name, fn] of Object.entries(functions)) {
+      const call = fn as (db: Db, ...args: unknown[]) => Promise<unknown>;
+      bound[name] = async (...args: unknown[]) => {
+        try {
+          return await call(db, ...args);
+        } catch (e) {
+          throw toStoreError(e);
+        }
+      };
+    }
+    ops[moduleName] = bound;
+  }
+  return ops as unknown as StoreOps;
+}
