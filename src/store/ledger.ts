@@ -87,6 +87,31 @@ export async function upsertAccount(db: Db, account: Omit<AccountRecord, 'update
   await db('accounts').insert(row).onConflict('guardian_key').merge();
 }
 
+/**
+ * Moves a guardian's ledger (account, links, welcomes, side effects) from `fromKey` to `toKey`: the same person
+ * now has another guardian key (a contact id arrived, or charts regrouped). Welcomes sent under the old key stay
+ * sent under the new one, so the person is never welcomed twice. Refused (false) when `toKey` already has an
+ * account; run it inside a transaction.
+ */
+export async function rekeyAccount(db: Db, fromKey: string, toKey: string, options: At = {}): Promise<boolean> {
+  if (fromKey === toKey) return false;
+  if ((await db('accounts').where({ guardian_key: toKey }).first()) !== undefined) return false;
+  const moved = await db('accounts').where({ guardian_key: fromKey }).update({ guardian_key: toKey, updated_at: timeOf(options) });
+  if (moved === 0) return false;
+  const existingLinks = new Set((await db('links').select('patient_id').where({ guardian_key: toKey })).map((r: { patient_id: string }) => r.patient_id));
+  const links = await db('links').select('patient_id').where({ guardian_key: fromKey });
+  for (const { patient_id } of links as { patient_id: string }[]) {
+    if (existingLinks.has(patient_id)) await db('links').where({ guardian_key: fromKey, patient_id }).delete();
+    else await db('links').where({ guardian_key: fromKey, patient_id }).update({ guardian_key: toKey });
+  }
+  const triggers = new Set((await db('invitations').select('trigger').where({ guardian_key: toKey })).map((r: { trigger: string }) => r.trigger));
+  for (const { trigger } of (await db('invitations').select('trigger').where({ guardian_key: fromKey })) as { trigger: string }[]) {
+    if (!triggers.has(trigger)) await db('invitations').where({ guardian_key: fromKey, trigger }).update({ guardian_key: toKey });
+  }
+  await db('side_effects').where({ guardian_key: fromKey }).update({ guardian_key: toKey });
+  return true;
+}
+
 /** Sets an account's status (e.g. first login → active from the portal's changes feed). Returns whether it exists. */
 export async function setAccountStatus(db: Db, guardianKey: string, status: AccountStatus, options: At = {}): Promise<boolean> {
   return (await db('accounts').where({ guardian_key: guardianKey }).update({ status, updated_at: timeOf(options) })) > 0;

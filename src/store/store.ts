@@ -45,7 +45,7 @@ const MODULES = {
   },
   ledger: {
     getAccount: ledger.getAccount, getAccountByPortalId: ledger.getAccountByPortalId, upsertAccount: ledger.upsertAccount,
-    setAccountStatus: ledger.setAccountStatus, listAccounts: ledger.listAccounts, upsertLink: ledger.upsertLink, listLinks: ledger.listLinks,
+    setAccountStatus: ledger.setAccountStatus, rekeyAccount: ledger.rekeyAccount, listAccounts: ledger.listAccounts, upsertLink: ledger.upsertLink, listLinks: ledger.listLinks,
     listLinksOfPatient: ledger.listLinksOfPatient, recordInvitationIntent: ledger.recordInvitationIntent,
     recordInvitationResult: ledger.recordInvitationResult, getInvitation: ledger.getInvitation, listInvitations: ledger.listInvitations,
     recordSideEffectIntent: ledger.recordSideEffectIntent, recordSideEffectResult: ledger.recordSideEffectResult,

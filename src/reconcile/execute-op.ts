@@ -1,0 +1,138 @@
+import { opIdempotencyKey, idempotencyKey } from '../core/idempotency';
+import type { Snapshot } from '../core/model';
+import type { Op } from '../core/plan';
+import { BridgeError, isBridgeError } from '../errors';
+import type { Invitation, PortalAccount, PortalClient } from '../portal/port';
+import type { Store } from '../store';
+
+export interface ExecuteContext {
+  readonly store: Store;
+  readonly portal: PortalClient;
+  readonly practice: string;
+  readonly invitation: Pick<Invitation, 'channel' | 'method'>;
+  readonly now: () => Date;
+  /** The guardian's neighbourhood: the dependents' names and birth dates the portal asks for. */
+  readonly snapshot: Snapshot;
+  readonly inboxId?: number;
+  readonly jobId?: number;
+}
+
+/** The account being worked on: set by create-account, read by every later op of the same plan. */
+export interface AccountCursor {
+  account?: PortalAccount;
+}
+
+/**
+ * Runs one op (DESIGN §5): record the intent → call the portal with the op's deterministic idempotency key →
+ * record the result with the ledger change and an audit row, in one transaction. No portal call runs inside a
+ * transaction. A welcome is sent at most once per (guardian, trigger): the invitations row is claimed first and a
+ * `sent` row is never sent again, whatever replays, retries or crashes happen. Portal errors are recorded and
+ * rethrown for the job's retry policy.
+ */
+export async function executeOp(ctx: ExecuteContext, op: Op, cursor: AccountCursor): Promise<void> {
+  const key = opIdempotencyKey(ctx.practice, op);
+  const target = op.kind === 'link' || op.kind === 'unlink' ? op.patientId : op.kind === 'send-welcome' ? op.trigger : '';
+  const { store } = ctx;
+  await store.ledger.recordSideEffectIntent({ idempotencyKey: key, guardianKey: op.guardianKey, op: op.kind, target }, { now: ctx.now() });
+  try {
+    const status = await call(ctx, op, key, cursor);
+    if (status === 'skipped') return;
+    await store.transaction(async (tx) => {
+      await recordLedger(tx, ctx, op, cursor);
+      await tx.ledger.recordSideEffectResult(key, { status: 'done', portalStatus: status }, { now: ctx.now() });
+      await tx.audit.appendAudit([{ at: ctx.now(), actor: 'daemon', guardianKey: op.guardianKey, ...(target !== '' && op.kind !== 'send-welcome' && { patientId: target }), op: op.kind, idempotencyKey: key, portalStatus: status, ...(ctx.inboxId !== undefined && { inboxId: ctx.inboxId }), ...(op.kind === 'send-welcome' && { detail: { trigger: op.trigger } }) }]);
+    });
+  } catch (e) {
+    const code = isBridgeError(e) ? e.code : 'ERR_PORTAL_UNEXPECTED';
+    await store.ledger.recordSideEffectResult(key, { status: 'failed', ...(isBridgeError(e) && e.status !== undefined && { portalStatus: e.status }), errorCode: code }, { now: ctx.now() });
+    await store.audit.appendAudit([{ at: ctx.now(), actor: 'daemon', guardianKey: op.guardianKey, op: op.kind, idempotencyKey: key, ...(isBridgeError(e) && e.status !== undefined && { portalStatus: e.status }), detail: { error: code } }]);
+    throw e;
+  }
+}
+
+/** The portal call; the HTTP status it stands for, or 'skipped' when the ledger shows it happened already. */
+async function call(ctx: ExecuteContext, op: Op, key: string, cursor: AccountCursor): Promise<number | 'skipped'> {
+  const { portal } = ctx;
+  switch (op.kind) {
+    case 'create-account':
+      cursor.account = await portal.createAccount(
+        { externalId: op.guardianKey, email: op.email, givenName: op.name.given, familyName: op.name.family, ...(op.cellPhone !== undefined && { cellPhone: op.cellPhone }) },
+        key,
+      );
+      return 201;
+    case 'update-account': {
+      const account = need(cursor);
+      cursor.account = await portal.updateAccount(
+        account.id,
+        { ...(op.email !== undefined && { email: op.email }), ...(op.name !== undefined && { givenName: op.name.given, familyName: op.name.family }), ...(op.cellPhone !== undefined && { cellPhone: op.cellPhone }), ...(op.enable === true && { enable: true }) },
+        account.version,
+        key,
+      );
+      return 200;
+    }
+    case 'link': {
+      const patient = ctx.snapshot.patients.get(op.patientId);
+      await portal.linkDependent(need(cursor).id, op.patientId, { accessLevel: op.accessLevel, patient: { givenName: patient?.name.given ?? '', familyName: patient?.name.family ?? '', ...(patient?.birthDate !== undefined && { birthDate: patient.birthDate }) } }, key);
+      return 200;
+    }
+    case 'unlink':
+      await portal.unlinkDependent(need(cursor).id, op.patientId, key);
+      return 204;
+    case 'disable-account':
+      await portal.disableAccount(need(cursor).id, key);
+      return 200;
+    case 'send-welcome': {
+      const claimed = await ctx.store.ledger.recordInvitationIntent({ idempotencyKey: key, guardianKey: op.guardianKey, trigger: op.trigger }, { now: ctx.now() });
+      if (claimed.status === 'sent') return 'skipped';
+      // The key of the claimed row: a welcome first tried under another key (e.g. before a re-key) keeps its key.
+      await portal.sendInvitation({ accountId: need(cursor).id, ...ctx.invitation, trigger: op.trigger }, claimed.idempotencyKey);
+      return 202;
+    }
+    default:
+      return op satisfies never;
+  }
+}
+
+async function recordLedger(tx: Parameters<Parameters<Store['transaction']>[0]>[0], ctx: ExecuteContext, op: Op, cursor: AccountCursor): Promise<void> {
+  const now = { now: ctx.now() };
+  switch (op.kind) {
+    case 'create-account':
+    case 'update-account': {
+      const account = need(cursor);
+      const previous = await tx.ledger.getAccount(op.guardianKey);
+      const name = op.name ?? previous?.name;
+      const cellPhone = op.cellPhone ?? previous?.cellPhone;
+      await tx.ledger.upsertAccount({ guardianKey: op.guardianKey, portalId: account.id, email: account.email, status: account.status, createdBy: account.createdBy, ...(name !== undefined && { name }), ...(cellPhone !== undefined && { cellPhone }), version: account.version }, now);
+      return;
+    }
+    case 'link':
+      await tx.ledger.upsertLink({ guardianKey: op.guardianKey, patientId: op.patientId, accessLevel: op.accessLevel, status: 'linked' }, now);
+      return;
+    case 'unlink': {
+      const link = (await tx.ledger.listLinks(op.guardianKey)).find((l) => l.patientId === op.patientId);
+      await tx.ledger.upsertLink({ guardianKey: op.guardianKey, patientId: op.patientId, accessLevel: link?.accessLevel ?? 'full', status: 'unlinked' }, now);
+      return;
+    }
+    case 'disable-account':
+      await tx.ledger.setAccountStatus(op.guardianKey, 'disabled', now);
+      return;
+    case 'send-welcome': {
+      const claimed = await tx.ledger.getInvitation({ guardianKey: op.guardianKey, trigger: op.trigger });
+      if (claimed !== undefined) await tx.ledger.recordInvitationResult(claimed.idempotencyKey, { status: 'sent' }, now);
+      // One welcome answers every trigger pending with it (plan's `covers`): record them as sent too.
+      for (const trigger of op.covers ?? []) {
+        const k = idempotencyKey({ practice: ctx.practice, op: 'send-welcome', guardianKey: op.guardianKey, target: '', trigger });
+        const row = await tx.ledger.recordInvitationIntent({ idempotencyKey: k, guardianKey: op.guardianKey, trigger }, now);
+        await tx.ledger.recordInvitationResult(row.idempotencyKey, { status: 'sent' }, now);
+      }
+      return;
+    }
+    default:
+      return op satisfies never;
+  }
+}
+
+function need(cursor: AccountCursor): PortalAccount {
+  if (cursor.account === undefined) throw new BridgeError('ERR_PORTAL_UNEXPECTED', 'no portal account to act on (the plan ran out of order)');
+  return cursor.account;
+}

@@ -1,0 +1,51 @@
+import { isBridgeError } from '../errors';
+import type { Job } from '../store/jobs';
+import type { RetryPolicy } from '../store/retry-schedule';
+import { reconcileGuardian, type ReconcileDeps } from './reconcile-guardian';
+
+export interface JobRunnerOptions {
+  readonly workerId: string;
+  /** How long a claimed job stays ours; a crashed worker's jobs are reclaimed after it. */
+  readonly leaseMs: number;
+  /** Jobs claimed per round. */
+  readonly batch: number;
+  readonly retry?: RetryPolicy;
+  /** Jitter source in [0, 1) (tests pass a fixed one). */
+  readonly random?: () => number;
+}
+
+/**
+ * Claims the jobs that are due and reconciles each key (DESIGN §6): success → complete (or queued again when new
+ * input arrived meanwhile); a BridgeError → fail with its class (transient: backoff with jitter, honouring
+ * Retry-After; ambiguous: retried with the same idempotency keys; permanent: failed at once). An error that is
+ * not a BridgeError is a bug: failed at once, with its name only (its message might hold data). Returns the
+ * number of jobs run.
+ */
+export async function runDueJobs(deps: ReconcileDeps, options: JobRunnerOptions): Promise<number> {
+  const jobs = await deps.store.jobs.claim({ workerId: options.workerId, now: deps.now(), leaseMs: options.leaseMs, limit: options.batch });
+  for (const job of jobs) await runJob(deps, options, job);
+  return jobs.length;
+}
+
+async function runJob(deps: ReconcileDeps, options: JobRunnerOptions, job: Job): Promise<void> {
+  const { store, log } = deps;
+  try {
+    const outcome = await reconcileGuardian(deps, job.key, { jobId: job.id, ...(job.triggerInboxId !== undefined && { inboxId: job.triggerInboxId }) });
+    await store.jobs.complete(job.id, options.workerId, { now: deps.now() });
+    if (outcome.handedOverTo !== undefined) log.info('guardian re-keyed', { jobId: job.id });
+  } catch (e) {
+    const failure = isBridgeError(e)
+      ? { code: e.code, message: e.message, class: e.errorClass, ...(e.retryAfterMs !== undefined && { retryAfterMs: e.retryAfterMs }) }
+      : { code: 'ERR_INTERNAL' as const, message: `unexpected ${e instanceof Error ? e.name : 'error'} while reconciling`, class: 'permanent' as const };
+    const status = await store.jobs.fail(job.id, options.workerId, {
+      ...failure,
+      now: deps.now(),
+      ...(options.random !== undefined && { random: options.random }),
+      ...(options.retry !== undefined && { policy: options.retry }),
+    });
+    const fields = { jobId: job.id, code: failure.code, errorClass: failure.class, attempts: job.attempts, status };
+    if (status === 'failed') log.error('job failed', fields);
+    else log.warn('job will be retried', fields);
+    if (!isBridgeError(e)) log.error('reconcile crashed', { jobId: job.id, err: e });
+  }
+}

@@ -1,0 +1,75 @@
+import { localDate } from '../core/age';
+import { decide } from '../core/eligibility';
+import type { Policy } from '../core/policy';
+import { plan } from '../core/plan';
+import type { Logger } from '../log';
+import type { Invitation, PortalClient } from '../portal/port';
+import type { Store } from '../store';
+import { executeOp, type AccountCursor } from './execute-op';
+import { observe, sameLogin } from './observe';
+import { seedFor } from './seed';
+
+export interface ReconcileDeps {
+  readonly store: Store;
+  readonly portal: PortalClient;
+  readonly policy: Policy;
+  /** Goes into every idempotency key: two practices never share one. */
+  readonly practice: string;
+  readonly invitation: Pick<Invitation, 'channel' | 'method'>;
+  readonly now: () => Date;
+  readonly log: Logger;
+}
+
+export interface ReconcileOutcome {
+  readonly ops: number;
+  readonly holds: number;
+  /** Set when the guardian now has another key: the ledger moved there and that key was queued. */
+  readonly handedOverTo?: string;
+}
+
+/**
+ * reconcile(key) (DESIGN §2, §5): load the guardian's neighbourhood → decide → observe (ledger + portal) → plan
+ * → execute. Level-based: it works from current state only, so running it again, after a crash or for a
+ * duplicate message, does nothing more than what is still missing. Throws the portal's BridgeErrors for the
+ * retry policy (each op already recorded as failed).
+ */
+export async function reconcileGuardian(deps: ReconcileDeps, key: string, context: { jobId?: number; inboxId?: number } = {}): Promise<ReconcileOutcome> {
+  const { store } = deps;
+  const now = deps.now();
+  const ledger = await store.ledger.getAccount(key);
+  const links = ledger === undefined ? [] : await store.ledger.listLinks(key);
+  const neighbourhood = await store.snapshots.loadNeighbourhood(seedFor(key, ledger, links));
+  const result = decide(neighbourhood, deps.policy, localDate(now.toISOString(), deps.policy.timeZone));
+  const desired = result.accounts.find((a) => a.guardianKey === key);
+
+  // The same person under a new key (e.g. a contact id arrived, or regrouping): hand the ledger over, never unlink.
+  if (ledger !== undefined && (desired === undefined || desired.dependents.length === 0)) {
+    const successor = result.accounts.find((a) => a.guardianKey !== key && a.dependents.length > 0 && sameLogin(a, ledger));
+    if (successor !== undefined && (await store.ledger.getAccount(successor.guardianKey)) === undefined) {
+      await store.transaction(async (tx) => {
+        await tx.ledger.rekeyAccount(key, successor.guardianKey, { now });
+        await tx.jobs.enqueue([successor.guardianKey], { now });
+        await tx.audit.appendAudit([{ at: now, actor: 'daemon', guardianKey: key, op: 'rekey', detail: { to: successor.guardianKey } }]);
+      });
+      return { ops: 0, holds: 0, handedOverTo: successor.guardianKey };
+    }
+  }
+
+  const { observed, portal } = await observe(store, deps.portal, key, ledger, desired, now);
+  const planned = plan({ desired: desired === undefined ? [] : [desired], observed: observed === undefined ? [] : [observed] });
+  const cursor: AccountCursor = portal === undefined ? {} : { account: portal };
+  for (const op of planned.ops) {
+    await executeOp({ store, portal: deps.portal, practice: deps.practice, invitation: deps.invitation, now: deps.now, snapshot: neighbourhood, ...context }, op, cursor);
+  }
+
+  const mine = result.decisions.filter((d) => d.guardianKey === key);
+  await store.transaction(async (tx) => {
+    await tx.audit.appendAudit([
+      ...mine.map((d) => ({ at: now, actor: 'daemon', guardianKey: key, patientId: d.patientId, rule: d.rule, op: `decide:${d.outcome}`, ...(context.inboxId !== undefined && { inboxId: context.inboxId }) })),
+      ...planned.holds.map((h) => ({ at: now, actor: 'daemon', guardianKey: key, rule: h.rule, op: 'hold', detail: { reason: h.reason } })),
+    ]);
+    for (const c of result.conflicts.filter((c) => c.guardianKeys.includes(key))) await tx.conflicts.upsertConflict(c, { now });
+  });
+  deps.log.info('guardian reconciled', { jobId: context.jobId, ops: planned.ops.length, holds: planned.holds.length, decisions: mine.length });
+  return { ops: planned.ops.length, holds: planned.holds.length };
+}

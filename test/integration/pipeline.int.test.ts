@@ -1,0 +1,113 @@
+import { describeEachDatabase } from '../helpers/db';
+import { startPipeline, type Pipeline } from '../helpers/pipeline';
+
+// Issue #3: inbox → mapping → snapshot → jobs → reconcile → sandbox portal over HTTP, on SQLite and PostgreSQL.
+jest.setTimeout(60_000);
+
+let seq = 0;
+function msg(time: string, pid: string, child: string, contacts: { name: string; rel: string; email?: string; id?: string; auth: string; staff?: boolean }[]): string {
+  const segments = [`MSH|^~\\&|EHR|CLINIC|PORTAL|CLINIC|${time}||ADT^A08^ADT_A01|T${++seq}|P|2.5.1`, `PID|1||${pid}^^^CLINIC^MR||${child}||20180305|F`];
+  contacts.forEach((c, i) => {
+    const nk1 = Array.from({ length: 34 }, () => '');
+    nk1[0] = 'NK1';
+    nk1[1] = String(i + 1);
+    nk1[2] = c.name;
+    nk1[3] = c.rel;
+    nk1[5] = c.email === undefined ? '' : `^NET^Internet^${c.email}`;
+    nk1[33] = c.id ?? '';
+    segments.push(nk1.join('|'), `ZNK|${i + 1}|${c.auth}|N|N|${c.staff === true ? 'Y' : 'N'}`);
+  });
+  return segments.join('\r');
+}
+
+const ada = { name: 'Testperson^Ada', rel: 'MTH', email: 'ada.testperson@example.org', id: 'C501', auth: 'J' };
+
+describeEachDatabase('pipeline', (db) => {
+  let p: Pipeline | undefined;
+  afterEach(async () => {
+    await p?.close();
+    p = undefined;
+  });
+
+  async function accounts(pipeline: Pipeline, store: Parameters<Parameters<typeof db.withStore>[0]>[0]) {
+    const rows = await store.ledger.listAccounts({ limit: 100 });
+    return Promise.all(rows.map(async (a) => ({ key: a.guardianKey, email: a.email, status: a.status, links: (await store.ledger.listLinks(a.guardianKey)).filter((l) => l.status === 'linked').map((l) => l.patientId) })));
+  }
+
+  test('siblings under one parent: one account, both children, one welcome — however often the input comes', () =>
+    db.withStore(async (store) => {
+      p = await startPipeline(store);
+      const input = [msg('20260110090000', 'P1001', 'Testperson^Mia', [ada]), msg('20260110090100', 'P1002', 'Testperson^Leo', [ada])];
+      await p.feed(input);
+      await p.drain();
+      expect(await accounts(p, store)).toEqual([{ key: 'c:C501', email: 'ada.testperson@example.org', status: 'invited', links: ['P1001', 'P1002'] }]);
+      expect((await p.control.outbox()).map((o) => o.trigger)).toEqual(['created']);
+
+      // The same input twice more (retransmissions are deduplicated; resent copies with new control ids are not).
+      await p.feed(input);
+      await p.feed(input.map((m) => m.replace(/\|T(\d+)\|P\|/, '|R$1|P|')));
+      await p.drain();
+      // Replaying every job changes nothing either.
+      await store.jobs.enqueue(['c:C501'], { now: new Date('2026-01-15T16:00:00Z') });
+      await p.drain();
+      expect(await p.control.outbox()).toHaveLength(1);
+    }));
+
+  test('two parents sharing one email: a conflict, no account for either', () =>
+    db.withStore(async (store) => {
+      p = await startPipeline(store);
+      await p.feed([msg('20260110090000', 'P2001', 'Sample^Theo', [
+        { name: 'Sample^Bea', rel: 'MTH', email: 'shared@example.org', auth: 'J' },
+        { name: 'Sample^Cal', rel: 'FTH', email: 'shared@example.org', auth: 'J' },
+      ])]);
+      await p.drain();
+      expect(await accounts(p, store)).toEqual([]);
+      expect(await p.control.outbox()).toEqual([]);
+      expect((await store.conflicts.listConflicts({ limit: 10 })).map((c) => c.emailKey)).toEqual(['shared@example.org']);
+    }));
+
+  test('authority None → no account; then Joint → account and one welcome', () =>
+    db.withStore(async (store) => {
+      p = await startPipeline(store);
+      await p.feed([msg('20260110090000', 'P3001', 'Example^Ivy', [{ ...ada, auth: 'N' }])]);
+      await p.drain();
+      expect(await accounts(p, store)).toEqual([]);
+      await p.feed([msg('20260111090000', 'P3001', 'Example^Ivy', [ada])]);
+      await p.drain();
+      expect((await accounts(p, store)).map((a) => a.links)).toEqual([['P3001']]);
+      expect(await p.control.outbox()).toHaveLength(1);
+    }));
+
+  test('email change before activation → one resend to the new address; after activation → held, nothing sent', () =>
+    db.withStore(async (store) => {
+      p = await startPipeline(store);
+      await p.feed([msg('20260110090000', 'P4001', 'Example^Ivy', [ada])]);
+      await p.drain();
+      await p.feed([msg('20260111090000', 'P4001', 'Example^Ivy', [{ ...ada, email: 'ada.new@example.org' }])]);
+      await p.drain();
+      const outbox = await p.control.outbox();
+      expect(outbox.map((o) => [o.trigger, o.email])).toEqual([
+        ['created', 'ada.testperson@example.org'],
+        ['email:ada.new@example.org', 'ada.new@example.org'],
+      ]);
+      await p.control.login({ email: 'ada.new@example.org' });
+      await p.feed([msg('20260112090000', 'P4001', 'Example^Ivy', [{ ...ada, email: 'ada.third@example.org' }])]);
+      await p.drain();
+      expect(await p.control.outbox()).toHaveLength(2);
+      const account = await store.ledger.getAccount('c:C501');
+      expect(account?.email).toBe('ada.new@example.org');
+      expect((await store.audit.listAudit({ guardianKey: 'c:C501' })).some((a) => a.rule === 'R19' && a.op === 'hold')).toBe(true);
+    }));
+
+  test('a parent removed from the chart is unlinked and, with no dependents left, disabled', () =>
+    db.withStore(async (store) => {
+      p = await startPipeline(store);
+      await p.feed([msg('20260110090000', 'P5001', 'Example^Ivy', [ada])]);
+      await p.drain();
+      await p.feed([msg('20260111090000', 'P5001', 'Example^Ivy', [{ name: 'Example^Gus', rel: 'FTH', email: 'gus@example.org', auth: 'J' }])]);
+      await p.drain();
+      const all = await accounts(p, store);
+      expect(all.find((a) => a.key === 'c:C501')).toEqual({ key: 'c:C501', email: 'ada.testperson@example.org', status: 'disabled', links: [] });
+      expect(all.find((a) => a.email === 'gus@example.org')?.links).toEqual(['P5001']);
+    }));
+});
