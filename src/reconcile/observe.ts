@@ -57,6 +57,7 @@ export async function observe(
   if (ledger === undefined || ledger.portalId !== account.id || ledger.status !== account.status || ledger.version !== account.version || ledger.email !== account.email) {
     await store.ledger.upsertAccount(record, { now });
   }
+  await syncLinks(store, key, account, now);
   return {
     portal: account,
     observed: {
@@ -71,6 +72,26 @@ export async function observe(
       welcomesSent: await welcomes(store, key),
     },
   };
+}
+
+/**
+ * Brings the ledger's links in line with the portal's (the truth): a call whose answer was lost after the portal
+ * committed it (drop-after-commit, a crash before the ledger write) is recorded now.
+ */
+async function syncLinks(store: Store, key: string, account: PortalAccount, now: Date): Promise<void> {
+  const ledgerLinks = new Map((await store.ledger.listLinks(key)).map((l) => [l.patientId, l] as const));
+  const portalLinks = new Map(account.links.map((l) => [l.patientId, l] as const));
+  for (const [patientId, link] of portalLinks) {
+    const known = ledgerLinks.get(patientId);
+    if (known?.status !== 'linked' || known.accessLevel !== link.accessLevel) {
+      await store.ledger.upsertLink({ guardianKey: key, patientId, accessLevel: link.accessLevel, status: 'linked' }, { now });
+    }
+  }
+  for (const [patientId, link] of ledgerLinks) {
+    if (link.status === 'linked' && !portalLinks.has(patientId)) {
+      await store.ledger.upsertLink({ guardianKey: key, patientId, accessLevel: link.accessLevel, status: 'unlinked' }, { now });
+    }
+  }
 }
 
 async function welcomes(store: Store, key: string): Promise<string[]> {

@@ -8,6 +8,7 @@ import { sandboxControl, startSandboxPortal, type SandboxControl } from '../../s
 import { runDueJobs } from '../../src/reconcile/job-runner';
 import type { ReconcileDeps } from '../../src/reconcile/reconcile-guardian';
 import type { Store } from '../../src/store';
+import type { RetryPolicy } from '../../src/store/retry-schedule';
 import { bundledMappingText } from './mappings';
 import { PassThrough } from 'node:stream';
 
@@ -25,10 +26,10 @@ export interface Pipeline {
   close(): Promise<void>;
 }
 
-export async function startPipeline(store: Store, options: { mapping?: Mapping; start?: Date } = {}): Promise<Pipeline> {
+export async function startPipeline(store: Store, options: { mapping?: Mapping; start?: Date; retry?: RetryPolicy; portalTimeoutMs?: number } = {}): Promise<Pipeline> {
   const sandbox = await startSandboxPortal({ port: 0 });
   const control = sandboxControl(sandbox.url);
-  const portal = createRestPortalClient({ baseUrl: sandbox.url, timeoutMs: 5_000 });
+  const portal = createRestPortalClient({ baseUrl: sandbox.url, timeoutMs: options.portalTimeoutMs ?? 5_000 });
   const loaded = loadMapping(bundledMappingText('hl7v2'), 'hl7v2-default.yaml');
   if (!loaded.ok) throw new Error('default mapping does not load');
   const mapping = options.mapping ?? loaded.mapping;
@@ -55,7 +56,7 @@ export async function startPipeline(store: Store, options: { mapping?: Mapping; 
     async drain(maxRounds = 200) {
       for (let round = 0; round < maxRounds; round++) {
         const ingested = await ingestBatch(ingest, 100);
-        const ran = await runDueJobs(reconcile, { workerId: 'test-worker', leaseMs: 60_000, batch: 50, random: () => 0.5 });
+        const ran = await runDueJobs(reconcile, { workerId: 'test-worker', leaseMs: 60_000, batch: 50, random: () => 0.5, ...(options.retry !== undefined && { retry: options.retry }) });
         if (ingested + ran > 0) continue;
         const due = await store.jobs.nextDueAt();
         if (due === undefined) return;
