@@ -64,7 +64,7 @@ export async function applySnapshotOps(db: Db, ops: readonly SnapshotOp[], inbox
     for (const [id, patient] of builder.patients) {
       if (sameJson(before.patients.get(id), patient)) continue;
       await trx('patients')
-        .insert({ id, data: toJson(patient), source_version: patient.sourceVersion, merged_into: patient.mergedInto ?? null, updated_at: updatedAt, last_inbox_id: lastInbox })
+        .insert({ id, data: toJson(patient), source_version: patient.sourceVersion, merged_into: patient.mergedInto ?? null, email_key: emailKey(patient.email) ?? null, updated_at: updatedAt, last_inbox_id: lastInbox })
         .onConflict('id')
         .merge();
       changed.add(id);
@@ -88,6 +88,13 @@ export async function applySnapshotOps(db: Db, ops: readonly SnapshotOp[], inbox
 }
 
 /** The stored state of these patients (their records, contact rows in feed order, appointments). */
+/** Patient ids in id order, a page at a time (`after` the last id of the previous page). For full sweeps. */
+export async function listPatientIds(db: Db, page: { after?: string; limit: number }): Promise<string[]> {
+  const q = db('patients').select('id').orderBy('id').limit(page.limit);
+  if (page.after !== undefined) q.where('id', '>', page.after);
+  return (await q).map((r: { id: unknown }) => String(r.id));
+}
+
 export async function loadSnapshot(db: Db, query: { patientIds: readonly string[] }): Promise<Snapshot> {
   const ids = distinctSorted(query.patientIds);
   const patients = new Map<string, Patient>();
@@ -134,7 +141,8 @@ export async function contactsByKeys(
 
 /**
  * The state a guardian's reconcile needs: starting from the seed, repeatedly adds the rows sharing a contact id
- * or an email-key with rows found so far, their patients (and merge partners), and those patients' other rows,
+ * or an email-key with rows found so far, their patients (and merge partners, and patients whose own email has
+ * such a key), and those patients' other rows,
  * one SQL round per step, for at most `maxRounds` steps. Read in one transaction (REPEATABLE READ on PostgreSQL)
  * so all rounds see the same state.
  */
@@ -152,7 +160,7 @@ export async function loadNeighbourhood(db: Db, seed: NeighbourhoodSeed, maxRoun
       frontier.emailKeys.forEach((k) => seen.emailKeys.add(k));
       frontier.patientIds.forEach((k) => seen.patientIds.add(k));
       const rows = await contactsByKeys(trx, frontier);
-      const partners = await mergePartners(trx, frontier.patientIds);
+      const partners = [...(await mergePartners(trx, frontier.patientIds)), ...(await patientsByEmail(trx, frontier.emailKeys))];
       frontier = {
         contactIds: distinctSorted(rows.flatMap((c) => (c.contactId === undefined ? [] : [c.contactId]))).filter((k) => !seen.contactIds.has(k)),
         emailKeys: distinctSorted(rows.flatMap((c) => emailKey(c.email) ?? [])).filter((k) => !seen.emailKeys.has(k)),
@@ -165,6 +173,13 @@ export async function loadNeighbourhood(db: Db, seed: NeighbourhoodSeed, maxRoun
   };
   if (dialectOf(db) === 'postgres' && !db.isTransaction) return db.transaction(run, { isolationLevel: 'repeatable read' });
   return db.transaction(run);
+}
+
+/** Patients whose own email (PID-13 / Patient.telecom) has one of these email-keys. */
+async function patientsByEmail(db: Db, emailKeys: readonly string[]): Promise<string[]> {
+  const out: string[] = [];
+  for (const part of chunks(emailKeys, IN_CHUNK)) out.push(...(await db('patients').select('id').whereIn('email_key', part)).map((r: { id: unknown }) => String(r.id)));
+  return out;
 }
 
 /** Patients merged into these, and those these were merged into. */

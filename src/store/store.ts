@@ -36,7 +36,7 @@ const MODULES = {
     reprocessInbox: inbox.reprocessInbox, getInbox: inbox.getInbox, listRejected: inbox.listRejected, pruneProcessed: inbox.pruneProcessed,
   },
   snapshots: {
-    applySnapshotOps: snapshots.applySnapshotOps, loadSnapshot: snapshots.loadSnapshot, contactsByKeys: snapshots.contactsByKeys,
+    applySnapshotOps: snapshots.applySnapshotOps, loadSnapshot: snapshots.loadSnapshot, listPatientIds: snapshots.listPatientIds, contactsByKeys: snapshots.contactsByKeys,
     loadNeighbourhood: snapshots.loadNeighbourhood,
   },
   jobs: {

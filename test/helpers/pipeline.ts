@@ -21,6 +21,8 @@ export interface Pipeline {
   readonly logLines: string[];
   /** Stores HL7 messages in the inbox as a connector would (source `test`, dedupe by MSH-10). */
   feed(messages: readonly string[]): Promise<void>;
+  /** Moves the test clock (e.g. a year on, for age-outs). */
+  setClock(at: Date): void;
   /** Ingests and runs jobs until nothing is left, moving the clock to each retry's due time. */
   drain(maxRounds?: number): Promise<void>;
   close(): Promise<void>;
@@ -52,6 +54,9 @@ export async function startPipeline(store: Store, options: { mapping?: Mapping; 
         messages.map((raw) => ({ source: 'test', dedupeKey: parseHl7(raw).controlId || `m${++seq}`, format: 'hl7v2' as const, raw })),
         { now: clock },
       );
+    },
+    setClock(at) {
+      clock = at;
     },
     async drain(maxRounds = 200) {
       for (let round = 0; round < maxRounds; round++) {

@@ -1,4 +1,6 @@
 import { describeEachDatabase } from '../helpers/db';
+import { pollPortalChanges } from '../../src/reconcile/portal-changes';
+import { enqueueReevaluation } from '../../src/reconcile/reevaluate';
 import { startPipeline, type Pipeline } from '../helpers/pipeline';
 
 // Issue #3: inbox → mapping → snapshot → jobs → reconcile → sandbox portal over HTTP, on SQLite and PostgreSQL.
@@ -109,5 +111,35 @@ describeEachDatabase('pipeline', (db) => {
       const all = await accounts(p, store);
       expect(all.find((a) => a.key === 'c:C501')).toEqual({ key: 'c:C501', email: 'ada.testperson@example.org', status: 'disabled', links: [] });
       expect(all.find((a) => a.email === 'gus@example.org')?.links).toEqual(['P5001']);
+    }));
+
+  test('first login reaches the ledger through the portal changes feed', () =>
+    db.withStore(async (store) => {
+      p = await startPipeline(store);
+      await p.feed([msg('20260110090000', 'P6001', 'Example^Ivy', [ada])]);
+      await p.drain();
+      await p.control.login({ email: 'ada.testperson@example.org' });
+      expect(await pollPortalChanges(p.reconcile)).toBe(1);
+      expect((await store.ledger.getAccount('c:C501'))?.status).toBe('active');
+      expect(await pollPortalChanges(p.reconcile)).toBe(0);
+      await p.drain();
+    }));
+
+  test('the daily re-evaluation ages a patient out without a new message (R14)', () =>
+    db.withStore(async (store) => {
+      p = await startPipeline(store);
+      const teen = msg('20260110090000', 'P7001', 'Example^Sam', [ada])
+        .replace('||20180305|F', '||20080201|M|||||^NET^Internet^sam.example@example.org');
+      await p.feed([teen]);
+      await p.drain();
+      expect((await store.ledger.listLinks('c:C501')).map((l) => [l.patientId, l.status])).toEqual([['P7001', 'linked']]);
+      p.setClock(new Date('2026-02-02T15:00:00Z'));
+      expect(await enqueueReevaluation(p.reconcile)).toBeGreaterThan(0);
+      await p.drain();
+      expect((await store.ledger.listLinks('c:C501')).map((l) => [l.patientId, l.status])).toEqual([['P7001', 'unlinked']]);
+      const own = (await store.ledger.listAccounts({ limit: 10 })).find((a) => a.email === 'sam.example@example.org');
+      expect(own).toBeDefined();
+      expect((await store.ledger.listLinks(own!.guardianKey)).map((l) => l.patientId)).toEqual(['P7001']);
+      expect((await p.control.outbox()).map((o) => o.email).sort()).toEqual(['ada.testperson@example.org', 'sam.example@example.org']);
     }));
 });

@@ -8,6 +8,7 @@ import { snapshotMigration } from './002-snapshot';
 import { jobsMigration } from './003-jobs';
 import { ledgerMigration } from './004-ledger';
 import { auditMigration } from './005-audit';
+import { patientEmailMigration } from './006-patient-email';
 
 interface Migration {
   readonly name: string;
@@ -15,7 +16,7 @@ interface Migration {
   down(db: Knex): Promise<void>;
 }
 
-const MIGRATIONS: readonly Migration[] = [inboxMigration, snapshotMigration, jobsMigration, ledgerMigration, auditMigration];
+const MIGRATIONS: readonly Migration[] = [inboxMigration, snapshotMigration, jobsMigration, ledgerMigration, auditMigration, patientEmailMigration];
 
 export const migrationSource: Knex.MigrationSource<Migration> = {
   getMigrations: async () => [...MIGRATIONS],
