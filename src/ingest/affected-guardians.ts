@@ -1,5 +1,5 @@
 import { localDate } from '../core/age';
-import { decide } from '../core/eligibility';
+import { decide, type Decision } from '../core/eligibility';
 import { emailKey } from '../core/identity';
 import type { Contact, Snapshot } from '../core/model';
 import type { Policy } from '../core/policy';
@@ -12,8 +12,8 @@ import type { ApplyResult } from '../store/snapshots';
  * reconcile will compute them (grouping across charts, R14 self accounts); the ledger adds guardians linked to a
  * touched patient who are no longer on its chart (removed, merged, aged out).
  */
-export async function affectedGuardians(tx: StoreOps, result: ApplyResult, policy: Policy, now: Date): Promise<string[]> {
-  if (result.patientIds.length === 0) return [];
+export async function affectedGuardians(tx: StoreOps, result: ApplyResult, policy: Policy, now: Date): Promise<{ keys: string[]; decisions: readonly Decision[] }> {
+  if (result.patientIds.length === 0) return { keys: [], decisions: [] };
   const rows = [...rowsOf(result.before), ...rowsOf(result.after)];
   const neighbourhood = await tx.snapshots.loadNeighbourhood({
     patientIds: result.patientIds,
@@ -21,11 +21,12 @@ export async function affectedGuardians(tx: StoreOps, result: ApplyResult, polic
     emailKeys: distinct([...rows.map((c) => emailKey(c.email)), ...[...result.after.patients.values()].map((p) => emailKey(p.email))]),
   });
   const asOf = localDate(now.toISOString(), policy.timeZone);
-  const keys = new Set(decide(neighbourhood, policy, asOf).decisions.map((d) => d.guardianKey));
+  const { decisions } = decide(neighbourhood, policy, asOf);
+  const keys = new Set(decisions.map((d) => d.guardianKey));
   for (const patientId of result.patientIds) {
     for (const link of await tx.ledger.listLinksOfPatient(patientId)) keys.add(link.guardianKey);
   }
-  return [...keys].sort();
+  return { keys: [...keys].sort(), decisions };
 }
 
 function rowsOf(snapshot: Snapshot): Contact[] {

@@ -4,6 +4,7 @@ import type { Logger } from '../log';
 import type { Store } from '../store';
 import type { InboxRow } from '../store/inbox';
 import { affectedGuardians } from './affected-guardians';
+import { authorityTriggers } from './authority-triggers';
 import { translateInput, type Mappings } from './translate-input';
 
 export interface IngestDeps {
@@ -44,9 +45,10 @@ async function ingestRow(deps: IngestDeps, row: InboxRow): Promise<void> {
   const keys = await store.transaction(async (tx) => {
     const result = await tx.snapshots.applySnapshotOps(translated.ops, row.id, { now });
     const affected = await affectedGuardians(tx, result, deps.policy, now);
-    await tx.jobs.enqueue(affected, { now, triggerInboxId: row.id });
+    await tx.welcomeTriggers.addWelcomeTriggers(authorityTriggers(result.before, result.after, affected.decisions, deps.policy, row.id), { now });
+    await tx.jobs.enqueue(affected.keys, { now, triggerInboxId: row.id });
     await tx.inbox.markProcessed(row.id, { status: translated.ignored ? 'ignored' : 'accepted', warnings: translated.warnings }, { now });
-    return affected;
+    return affected.keys;
   });
   log.info('inbox row processed', { inboxId: row.id, source: row.source, ops: translated.ops.length, jobs: keys.length });
 }

@@ -56,12 +56,19 @@ export async function reconcileGuardian(deps: ReconcileDeps, key: string, contex
   }
 
   const { observed, portal } = await observe(store, deps.portal, key, ledger, desired, now);
-  const planned = plan({ desired: desired === undefined ? [] : [desired], observed: observed === undefined ? [] : [observed] });
+  const pending = await store.welcomeTriggers.listWelcomeTriggers(key);
+  const planned = plan({
+    desired: desired === undefined ? [] : [desired],
+    observed: observed === undefined ? [] : [observed],
+    triggers: pending.map((trigger) => ({ guardianKey: key, trigger })),
+  });
   const cursor: AccountCursor = portal === undefined ? {} : { account: portal };
   for (const op of planned.ops) {
     await executeOp({ store, portal: deps.portal, practice: deps.practice, invitation: deps.invitation, now: deps.now, snapshot: neighbourhood, ...context }, op, cursor);
   }
 
+  // Triggers are answered by this run's welcome, or cannot be (the account is active, staff-made or gone): forget them.
+  await store.welcomeTriggers.deleteWelcomeTriggers(key, pending);
   const mine = result.decisions.filter((d) => d.guardianKey === key);
   await store.transaction(async (tx) => {
     await tx.audit.appendAudit([

@@ -19,3 +19,4 @@ export * from './ledger';
 export * from './audit';
 export * from './conflicts';
 export * from './cursors';
+export * from './welcome-triggers';

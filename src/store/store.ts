@@ -16,6 +16,7 @@ import * as inbox from './inbox';
 import * as jobs from './jobs';
 import * as ledger from './ledger';
 import * as snapshots from './snapshots';
+import * as welcomeTriggers from './welcome-triggers';
 
 export interface StoreOptions {
   /** `postgres://…` or `postgresql://…`: PostgreSQL. */
@@ -53,6 +54,7 @@ const MODULES = {
   },
   audit: { appendAudit: audit.appendAudit, listAudit: audit.listAudit },
   conflicts: { upsertConflict: conflicts.upsertConflict, resolveConflict: conflicts.resolveConflict, getConflict: conflicts.getConflict, listConflicts: conflicts.listConflicts },
+  welcomeTriggers: { addWelcomeTriggers: welcomeTriggers.addWelcomeTriggers, listWelcomeTriggers: welcomeTriggers.listWelcomeTriggers, deleteWelcomeTriggers: welcomeTriggers.deleteWelcomeTriggers },
   cursors: { getCursor: cursors.getCursor, setCursor: cursors.setCursor, deleteCursor: cursors.deleteCursor },
 } as const;
 

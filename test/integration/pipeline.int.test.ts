@@ -142,4 +142,25 @@ describeEachDatabase('pipeline', (db) => {
       expect((await store.ledger.listLinks(own!.guardianKey)).map((l) => l.patientId)).toEqual(['P7001']);
       expect((await p.control.outbox()).map((o) => o.email).sort()).toEqual(['ada.testperson@example.org', 'sam.example@example.org']);
     }));
+
+  test('authority change while invited → one resend; the same authority again → nothing; after activation → nothing', () =>
+    db.withStore(async (store) => {
+      p = await startPipeline(store);
+      await p.feed([msg('20260110090000', 'P8001', 'Example^Ivy', [ada])]);
+      await p.drain();
+      await p.feed([msg('20260111090000', 'P8001', 'Example^Ivy', [{ ...ada, auth: 'E' }])]);
+      await p.drain();
+      await p.feed([msg('20260112090000', 'P8001', 'Example^Ivy', [{ ...ada, auth: 'E' }])]);
+      await p.drain();
+      const triggers = (await p.control.outbox()).map((o) => o.trigger);
+      expect(triggers).toHaveLength(2);
+      expect(triggers[0]).toBe('created');
+      expect(triggers[1]).toMatch(/^authority:\d+$/);
+      await p.control.login({ email: 'ada.testperson@example.org' });
+      await pollPortalChanges(p.reconcile);
+      await p.feed([msg('20260113090000', 'P8001', 'Example^Ivy', [ada])]);
+      await p.drain();
+      expect(await p.control.outbox()).toHaveLength(2);
+      expect(await store.welcomeTriggers.listWelcomeTriggers('c:C501')).toEqual([]);
+    }));
 });

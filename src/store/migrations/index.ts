@@ -9,6 +9,7 @@ import { jobsMigration } from './003-jobs';
 import { ledgerMigration } from './004-ledger';
 import { auditMigration } from './005-audit';
 import { patientEmailMigration } from './006-patient-email';
+import { welcomeTriggersMigration } from './007-welcome-triggers';
 
 interface Migration {
   readonly name: string;
@@ -16,7 +17,7 @@ interface Migration {
   down(db: Knex): Promise<void>;
 }
 
-const MIGRATIONS: readonly Migration[] = [inboxMigration, snapshotMigration, jobsMigration, ledgerMigration, auditMigration, patientEmailMigration];
+const MIGRATIONS: readonly Migration[] = [inboxMigration, snapshotMigration, jobsMigration, ledgerMigration, auditMigration, patientEmailMigration, welcomeTriggersMigration];
 
 export const migrationSource: Knex.MigrationSource<Migration> = {
   getMigrations: async () => [...MIGRATIONS],
@@ -27,5 +28,5 @@ export const migrationSource: Knex.MigrationSource<Migration> = {
 /** Every table the migrations create (tests empty them between cases). */
 export const STORE_TABLES = [
   'inbox', 'cursors', 'patients', 'contacts', 'appointments', 'jobs',
-  'accounts', 'links', 'invitations', 'side_effects', 'audit', 'conflicts',
+  'accounts', 'links', 'invitations', 'side_effects', 'audit', 'conflicts', 'welcome_triggers',
 ] as const;
