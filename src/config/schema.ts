@@ -112,8 +112,12 @@ const admin = z
   });
 
 const guards = z.strictObject({
-  /** Refuse a reconcile run that would unlink more than this share of the links it looks at (0..1]. */
+  /** Mass-unlink guard: unlinks within `windowMinutes` may not exceed this share of all links (0..1]. */
   massUnlinkShare: z.number().gt(0).max(1).default(0.2),
+  /** Below this many links in all the guard never trips (a new practice starts small). */
+  minLinks: z.number().int().min(0).default(20),
+  /** The window the share is counted over. */
+  windowMinutes: z.number().int().min(1).max(10_080).default(60),
 });
 
 /** Connectors are checked by kind when they are started (issue #4); here only their identity is. */

@@ -30,8 +30,6 @@ export interface Policy {
   readonly contactsUpdate: ContactUpdateMode;
   /** Region for phone numbers written without a country code (ISO 3166 alpha-2). */
   readonly defaultRegion: string;
-  /** Mass-unlink guard: a cycle unlinking more than this share of all links pauses (0..1). */
-  readonly massUnlinkShare: number;
 }
 
 export const DEFAULT_POLICY: Policy = Object.freeze<Policy>({
@@ -43,5 +41,4 @@ export const DEFAULT_POLICY: Policy = Object.freeze<Policy>({
   timeZone: 'America/New_York',
   contactsUpdate: 'replace-when-present',
   defaultRegion: 'US',
-  massUnlinkShare: 0.2,
 });

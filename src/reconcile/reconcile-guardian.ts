@@ -8,6 +8,8 @@ import type { Store } from '../store';
 import { executeOp, type AccountCursor } from './execute-op';
 import { observe, sameLogin } from './observe';
 import { seedFor } from './seed';
+import { unlinksAllowed, type UnlinkGuard } from './unlink-guard';
+import { BridgeError } from '../errors';
 
 export interface ReconcileDeps {
   readonly store: Store;
@@ -18,6 +20,8 @@ export interface ReconcileDeps {
   readonly invitation: Pick<Invitation, 'channel' | 'method'>;
   readonly now: () => Date;
   readonly log: Logger;
+  /** The mass-unlink guard; none in tests that do not exercise it. */
+  readonly guard?: UnlinkGuard;
 }
 
 export interface ReconcileOutcome {
@@ -63,8 +67,15 @@ export async function reconcileGuardian(deps: ReconcileDeps, key: string, contex
     triggers: pending.map((trigger) => ({ guardianKey: key, trigger })),
   });
   const cursor: AccountCursor = portal === undefined ? {} : { account: portal };
+  const unlinks = planned.ops.filter((op) => op.kind === 'unlink').length;
+  const held = deps.guard !== undefined && !(await unlinksAllowed(store, deps.guard, unlinks, now));
   for (const op of planned.ops) {
+    if (held && (op.kind === 'unlink' || op.kind === 'disable-account')) continue;
     await executeOp({ store, portal: deps.portal, practice: deps.practice, invitation: deps.invitation, now: deps.now, snapshot: neighbourhood, ...context }, op, cursor);
+  }
+  if (held) {
+    await store.audit.appendAudit(planned.ops.filter((op) => op.kind === 'unlink').map((op) => ({ at: now, actor: 'daemon', guardianKey: key, patientId: op.patientId, rule: 'GUARD', op: 'hold', detail: { reason: 'mass-unlink guard' } })));
+    throw new BridgeError('ERR_GUARD_MASS_UNLINK', `mass-unlink guard: ${unlinks} unlink(s) held for a person to check`);
   }
 
   // Triggers are answered by this run's welcome, or cannot be (the account is active, staff-made or gone): forget them.

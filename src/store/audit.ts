@@ -72,3 +72,9 @@ export async function listAudit(
     detail: row.detail === null || row.detail === undefined ? undefined : fromJson<AuditDetail>(row.detail),
   }));
 }
+
+/** How many audit rows record `op` at or after `since` (e.g. unlinks in the mass-unlink guard's window). */
+export async function countAuditOps(db: Db, query: { op: string; since: Date }): Promise<number> {
+  const row = await db('audit').where({ op: query.op }).andWhere('at', '>=', toDbTime(query.since)).count({ n: '*' }).first();
+  return Number(row?.n ?? 0);
+}

@@ -132,6 +132,12 @@ export async function upsertLink(db: Db, link: Omit<LinkRecord, 'updatedAt'>, op
     .merge();
 }
 
+/** How many links have this status (all guardians). */
+export async function countLinks(db: Db, status: LinkStatus): Promise<number> {
+  const row = await db('links').where({ status }).count({ n: '*' }).first();
+  return Number(row?.n ?? 0);
+}
+
 /** A guardian's links, by patient id. */
 export async function listLinks(db: Db, guardianKey: string): Promise<LinkRecord[]> {
   return (await db('links').select('*').where({ guardian_key: guardianKey }).orderBy('patient_id')).map(linkFromRow);

@@ -46,13 +46,13 @@ const MODULES = {
   },
   ledger: {
     getAccount: ledger.getAccount, getAccountByPortalId: ledger.getAccountByPortalId, upsertAccount: ledger.upsertAccount,
-    setAccountStatus: ledger.setAccountStatus, rekeyAccount: ledger.rekeyAccount, listAccounts: ledger.listAccounts, upsertLink: ledger.upsertLink, listLinks: ledger.listLinks,
+    setAccountStatus: ledger.setAccountStatus, rekeyAccount: ledger.rekeyAccount, listAccounts: ledger.listAccounts, upsertLink: ledger.upsertLink, listLinks: ledger.listLinks, countLinks: ledger.countLinks,
     listLinksOfPatient: ledger.listLinksOfPatient, recordInvitationIntent: ledger.recordInvitationIntent,
     recordInvitationResult: ledger.recordInvitationResult, getInvitation: ledger.getInvitation, listInvitations: ledger.listInvitations,
     recordSideEffectIntent: ledger.recordSideEffectIntent, recordSideEffectResult: ledger.recordSideEffectResult,
     getSideEffect: ledger.getSideEffect, listPendingSideEffects: ledger.listPendingSideEffects,
   },
-  audit: { appendAudit: audit.appendAudit, listAudit: audit.listAudit },
+  audit: { appendAudit: audit.appendAudit, listAudit: audit.listAudit, countAuditOps: audit.countAuditOps },
   conflicts: { upsertConflict: conflicts.upsertConflict, resolveConflict: conflicts.resolveConflict, getConflict: conflicts.getConflict, listConflicts: conflicts.listConflicts },
   welcomeTriggers: { addWelcomeTriggers: welcomeTriggers.addWelcomeTriggers, listWelcomeTriggers: welcomeTriggers.listWelcomeTriggers, deleteWelcomeTriggers: welcomeTriggers.deleteWelcomeTriggers },
   cursors: { getCursor: cursors.getCursor, setCursor: cursors.setCursor, deleteCursor: cursors.deleteCursor },
@@ -68,6 +68,8 @@ export interface Store extends StoreOps {
   readonly knex: Knex;
   /** Runs the migrations not yet applied (idempotent; on PostgreSQL creates `schema` first). Returns their names. */
   migrate(): Promise<string[]>;
+  /** The migrations not yet applied, by name ([] when up to date). Reads only: creates nothing, not even knex's table. */
+  pendingMigrations(): Promise<string[]>;
   /**
    * Runs `work` in one transaction (SQLite: holding the write lock), committed when it resolves, rolled back when
    * it throws. Use `tx` inside, never the store itself: on SQLite the store's one connection is the transaction's
@@ -99,6 +101,16 @@ export async function openStore(options: StoreOptions): Promise<Store> {
     async migrate() {
       try {
         return await migrateLatest(db, dialect, options.schema);
+      } catch (e) {
+        throw toStoreError(e);
+      }
+    },
+    async pendingMigrations() {
+      try {
+        const all = (await migrationSource.getMigrations([])).map((m) => migrationSource.getMigrationName(m));
+        if (!(await db.schema.hasTable('knex_migrations'))) return all;
+        const applied = new Set(((await db('knex_migrations').select('name')) as { name: string }[]).map((r) => r.name));
+        return all.filter((name) => !applied.has(name));
       } catch (e) {
         throw toStoreError(e);
       }

@@ -7,6 +7,7 @@ import { createRestPortalClient } from '../../src/portal/rest';
 import { sandboxControl, startSandboxPortal, type SandboxControl } from '../../src/portal/sandbox';
 import { runDueJobs } from '../../src/reconcile/job-runner';
 import type { ReconcileDeps } from '../../src/reconcile/reconcile-guardian';
+import type { UnlinkGuard } from '../../src/reconcile/unlink-guard';
 import type { Store } from '../../src/store';
 import type { RetryPolicy } from '../../src/store/retry-schedule';
 import { bundledMappingText } from './mappings';
@@ -28,7 +29,7 @@ export interface Pipeline {
   close(): Promise<void>;
 }
 
-export async function startPipeline(store: Store, options: { mapping?: Mapping; start?: Date; retry?: RetryPolicy; portalTimeoutMs?: number } = {}): Promise<Pipeline> {
+export async function startPipeline(store: Store, options: { mapping?: Mapping; start?: Date; retry?: RetryPolicy; portalTimeoutMs?: number; guard?: UnlinkGuard } = {}): Promise<Pipeline> {
   const sandbox = await startSandboxPortal({ port: 0 });
   const control = sandboxControl(sandbox.url);
   const portal = createRestPortalClient({ baseUrl: sandbox.url, timeoutMs: options.portalTimeoutMs ?? 5_000 });
@@ -41,7 +42,7 @@ export async function startPipeline(store: Store, options: { mapping?: Mapping; 
   const stream = new PassThrough();
   stream.on('data', (chunk: Buffer) => logLines.push(...chunk.toString('utf8').split('\n').filter((l) => l !== '')));
   const log: Logger = createLogger({ level: 'debug', stream });
-  const reconcile: ReconcileDeps = { store, portal, policy: mapping.policy, practice: 'test-practice', invitation: { channel: 'email', method: 'link' }, now, log };
+  const reconcile: ReconcileDeps = { store, portal, policy: mapping.policy, practice: 'test-practice', invitation: { channel: 'email', method: 'link' }, now, log, ...(options.guard !== undefined && { guard: options.guard }) };
   const ingest: IngestDeps = { store, mappings: { hl7v2: mapping }, policy: mapping.policy, now, log };
   let seq = 0;
   return {

@@ -72,7 +72,6 @@ export const PolicySchema = z.strictObject({
   timeZone: z.string().refine(isTimeZone, 'not an IANA time zone (e.g. America/New_York)').default(d.timeZone),
   contactsUpdate: z.enum(CONTACT_UPDATE_MODES).default(d.contactsUpdate),
   defaultRegion: z.string().regex(/^[A-Z]{2}$/, 'a two-letter region such as US').default(d.defaultRegion),
-  massUnlinkShare: z.number().min(0).max(1).default(d.massUnlinkShare),
 });
 
 export const MappingFileSchema = z.strictObject({
