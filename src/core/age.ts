@@ -30,17 +30,21 @@ export function ageOn(birthDate: string, asOf: string): number | undefined {
  * The CLI uses it to turn "now" into the asOf date of eligibility. Throws RangeError for an unparseable instant
  * or an unknown zone (a configuration error, not data).
  */
+// Building a DateTimeFormat costs ~0.3 ms; ingest and reconcile ask for the date on every run.
+const formatters = new Map<string, Intl.DateTimeFormat>();
+function formatterFor(timeZone: string): Intl.DateTimeFormat {
+  let f = formatters.get(timeZone);
+  if (f === undefined) {
+    f = new Intl.DateTimeFormat('en-US', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit', calendar: 'gregory', numberingSystem: 'latn' });
+    formatters.set(timeZone, f);
+  }
+  return f;
+}
+
 export function localDate(instantIso: string, timeZone: string): string {
   const millis = Date.parse(instantIso);
   if (!Number.isFinite(millis)) throw new RangeError(`not an instant: ${instantIso}`);
-  const parts = new Intl.DateTimeFormat('en-US', {
-    timeZone,
-    year: 'numeric',
-    month: '2-digit',
-    day: '2-digit',
-    calendar: 'gregory',
-    numberingSystem: 'latn',
-  }).formatToParts(millis);
+  const parts = formatterFor(timeZone).formatToParts(millis);
   const part = (type: Intl.DateTimeFormatPartTypes): string => parts.find((p) => p.type === type)?.value ?? '';
   return `${part('year').padStart(4, '0')}-${part('month')}-${part('day')}`;
 }

@@ -60,7 +60,10 @@ export async function reconcileGuardian(deps: ReconcileDeps, key: string, contex
   }
 
   const { observed, portal } = await observe(store, deps.portal, key, ledger, desired, now);
-  const pending = await store.welcomeTriggers.listWelcomeTriggers(key);
+  // Pending triggers, plus welcomes claimed earlier but never confirmed sent (e.g. the email was updated, then the
+  // welcome's call failed: the next plan sees no email difference any more, but the welcome is still owed).
+  const unsent = (await store.ledger.listInvitations(key)).filter((i) => i.status !== 'sent').map((i) => i.trigger);
+  const pending = [...new Set([...(await store.welcomeTriggers.listWelcomeTriggers(key)), ...unsent])];
   const planned = plan({
     desired: desired === undefined ? [] : [desired],
     observed: observed === undefined ? [] : [observed],

@@ -163,4 +163,22 @@ describeEachDatabase('pipeline', (db) => {
       expect(await p.control.outbox()).toHaveLength(2);
       expect(await store.welcomeTriggers.listWelcomeTriggers('c:C501')).toEqual([]);
     }));
+
+  test('a welcome claimed but never confirmed (the send failed after the email update) is still sent once', () =>
+    db.withStore(async (store) => {
+      p = await startPipeline(store);
+      await p.feed([msg('20260110090000', 'P9001', 'Example^Ivy', [ada])]);
+      await p.drain();
+      // The state a failed run leaves: the portal already has the new email, the welcome is claimed, not sent.
+      const account = await store.ledger.getAccount('c:C501');
+      const portalAccount = await p.reconcile.portal.getAccount(account!.portalId!);
+      await p.reconcile.portal.updateAccount(portalAccount!.id, { email: 'ada.new@example.org' }, portalAccount!.version, 'test-update-1');
+      await store.ledger.recordInvitationIntent({ idempotencyKey: 'test-claim-1', guardianKey: 'c:C501', trigger: 'email:ada.new@example.org' });
+      await p.feed([msg('20260111090000', 'P9001', 'Example^Ivy', [{ ...ada, email: 'ada.new@example.org' }])]);
+      await p.drain();
+      expect((await p.control.outbox()).map((o) => o.trigger)).toEqual(['created', 'email:ada.new@example.org']);
+      await store.jobs.enqueue(['c:C501'], { now: new Date('2026-01-15T16:00:00Z') });
+      await p.drain();
+      expect(await p.control.outbox()).toHaveLength(2);
+    }));
 });
