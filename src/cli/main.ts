@@ -3,10 +3,17 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { isBridgeError } from '../errors';
 import { EXIT, packageRoot, processIo, UsageError, type CliIo, type ExitCode } from './io';
+import { registerFailures } from './failures';
+import { registerGuard } from './guard';
+import { registerReplay } from './replay';
 import { registerExplain } from './mappings-explain';
 import { registerTest } from './mappings-test';
 import { registerValidate } from './mappings-validate';
 import { registerSandboxPortal } from './sandbox-portal';
+import { registerDemo } from './demo';
+import { registerIngest } from './ingest';
+import { registerMigrate } from './migrate';
+import { registerStart } from './start';
 
 /** Errors in what the user gave us (a mapping, an input path): exit 2, like a usage error. */
 const CONFIG_ERRORS = new Set<string>(['ERR_MAPPING_INVALID_FILE', 'ERR_MAPPING_INVALID_PATH', 'ERR_INPUT_UNREADABLE']);
@@ -27,7 +34,14 @@ export function buildProgram(io: CliIo, done: (code: ExitCode) => void): Command
   registerValidate(mappings, io, done);
   registerExplain(mappings, io, done);
   registerTest(mappings, io, done);
+  registerDemo(program, io, done);
+  registerStart(program, io, done);
+  registerMigrate(program, io, done);
+  registerIngest(program, io, done);
   registerSandboxPortal(program, io, done);
+  registerFailures(program, io, done);
+  registerReplay(program, io, done);
+  registerGuard(program, io, done);
   return program;
 }
 

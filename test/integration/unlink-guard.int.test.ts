@@ -1,10 +1,19 @@
-import { releaseUnlinkGuard } from '../../src/reconcile/unlink-guard';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { writeCliConfig } from '../helpers/cli-config';
+import { runCli } from '../helpers/cli';
 import { describeEachDatabase } from '../helpers/db';
 import { familyMessages } from '../helpers/families';
 import { startPipeline, type Pipeline } from '../helpers/pipeline';
 
 // DESIGN §4: a cycle that would unlink more than a configured share of all links pauses and holds the unlinks.
 jest.setTimeout(60_000);
+let tmp: string;
+beforeAll(() => {
+  tmp = mkdtempSync(path.join(os.tmpdir(), 'pb-guard-'));
+});
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 /** The same child's chart re-sent with a different parent: the old parent's link should go. */
 function replaceParent(message: string, n: number): string {
@@ -40,8 +49,10 @@ describeEachDatabase('mass-unlink guard', (db) => {
       expect(await store.ledger.countLinks('linked')).toBe(10 + 5 - 1);
       expect((await store.audit.listAudit({ guardianKey: held[0]!.key })).some((a) => a.rule === 'GUARD' && a.op === 'hold')).toBe(true);
 
-      const requeued = await releaseUnlinkGuard(store, new Date('2026-01-15T17:00:00Z'), new Date('2026-01-15T15:00:00Z'));
-      expect(requeued).toHaveLength(4);
+      // Staff release it from the CLI (for an hour from now: the pipeline's clock is earlier, so it is released).
+      const released = await runCli('guard', 'release', '--json', '--config', writeCliConfig(db, tmp, 'guard'));
+      expect(released.code).toBe(0);
+      expect(JSON.parse(released.out)).toMatchObject({ requeued: 4 });
       await p.drain();
       expect(await store.jobs.listFailed({ limit: 50 })).toEqual([]);
       expect(await store.ledger.countLinks('linked')).toBe(10);

@@ -1,0 +1,84 @@
+import type { Command } from 'commander';
+import { Writable } from 'node:stream';
+import { describeConfig } from '../config/load';
+import { formatProblem } from '../core/mapping/load';
+import { startDaemon, type DaemonOptions } from '../daemon';
+import { watchStopSignals } from '../daemon/stop-signals';
+import { collect, CONFIG_HELP, loadCliConfig, resolveMappingPath, storeOpenFailure } from './daemon-config';
+import { EXIT, type CliIo, type ExitCode } from './io';
+import { loadMappingFile } from './read-mapping';
+
+export interface StartOptions {
+  config: string[];
+  printConfig?: boolean;
+}
+
+/**
+ * `portal-bridge start`: validates the configuration and the mapping (every problem at once, exit 2), then runs
+ * the daemon until `until` resolves (SIGTERM / SIGINT in the CLI) and stops it gracefully: exit 0. The daemon
+ * logs JSON lines to stdout; this command prints nothing else there. `--print-config` checks everything and
+ * prints the effective configuration (secrets masked) instead of starting.
+ */
+export async function startCommand(opts: StartOptions, io: CliIo, until: Promise<string>, extra: Partial<Pick<DaemonOptions, 'logStream' | 'timing'>> = {}): Promise<ExitCode> {
+  const config = loadCliConfig(opts.config, io, 'nothing was started');
+  if (config === undefined) return EXIT.usage;
+  if (opts.printConfig === true) io.out(describeConfig(config).replace(/\n$/, ''));
+  const mappingFile = resolveMappingPath(config.mapping.path);
+  const loaded = loadMappingFile(mappingFile);
+  if (!loaded.ok) {
+    io.err(`portal-bridge: mapping ${mappingFile} (mapping.path) has ${loaded.problems.length} problem(s); nothing was started:`);
+    io.err(loaded.problems.map((p) => `  ${formatProblem(p)}`).join('\n'));
+    return EXIT.usage;
+  }
+  if (opts.printConfig === true) return EXIT.ok;
+  let daemon;
+  try {
+    daemon = await startDaemon({ config, mapping: loaded.mapping, logStream: extra.logStream ?? lineStream(io), ...(extra.timing !== undefined && { timing: extra.timing }) });
+  } catch (e) {
+    return storeOpenFailure(e, config, io);
+  }
+  await daemon.stop(await until);
+  return EXIT.ok;
+}
+
+/** The daemon's JSON log lines, through the CLI's stdout. */
+function lineStream(io: CliIo): Writable {
+  return new Writable({
+    write(chunk: Buffer | string, _encoding, callback) {
+      io.out(chunk.toString());
+      callback();
+    },
+  });
+}
+
+export function registerStart(program: Command, io: CliIo, done: (code: ExitCode) => void): void {
+  program
+    .command('start')
+    .description('run the daemon: ingest the inbox, reconcile guardians with the portal, run the schedules')
+    .option('-c, --config <file>', CONFIG_HELP, collect, [])
+    .option('--print-config', 'check the configuration and the mapping, print the effective configuration (secrets masked), do not start')
+    .addHelpText(
+      'after',
+      `
+Configuration, later wins: config/default.yaml -> config/<env>.yaml -> --config files -> PORTAL_BRIDGE_* environment
+(e.g. PORTAL_BRIDGE_JOBS_CONCURRENCY=8). Every problem is listed at once and nothing starts (exit 2).
+Logs are JSON lines on stdout. SIGTERM or Ctrl-C stops taking new work, lets work in flight finish, exits 0
+(a second signal exits at once).
+
+Examples:
+  $ portal-bridge sandbox-portal --port 8085 &        # a local portal to try it against
+  $ portal-bridge start
+  $ portal-bridge start --config config/site.yaml --print-config
+  $ PORTAL_BRIDGE_PORTAL_API_TOKEN=... portal-bridge start --config config/production.yaml
+
+Exit status: 0 stopped by a signal, 1 runtime failure (e.g. database unreachable), 2 configuration or mapping problem.`,
+    )
+    .action(async (opts: StartOptions) => {
+      const signals = watchStopSignals(() => process.exit(EXIT.failure));
+      try {
+        done(await startCommand(opts, io, signals.first));
+      } finally {
+        signals.dispose();
+      }
+    });
+}

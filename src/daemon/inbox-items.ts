@@ -1,0 +1,37 @@
+import { createHash } from 'node:crypto';
+import { parseHl7, splitHl7 } from '../core/hl7/message';
+import { detectFormat } from '../explain/run-inputs';
+import type { NewInboxItem } from '../store/inbox';
+
+/**
+ * What a connector would store for the text of one file (DESIGN §6), until the MLLP and file-drop connectors
+ * of issue #4 exist: HL7 v2 — one inbox row per message (split like a feed: batches, CR/LF/CRLF, a BOM), the
+ * dedupe key its MSH-10, else a hash of its text; FHIR JSON — one row for the file, the dedupe key a hash.
+ * A message that cannot be parsed is stored too: the ingest worker rejects it with the reason (nothing is
+ * dropped). Empty when the text holds nothing.
+ */
+export function inboxItemsFromText(text: string, source: string): NewInboxItem[] {
+  if (detectFormat(text) === 'fhir') return [{ source, dedupeKey: hashKey(text), format: 'fhir', raw: text }];
+  return splitHl7(text).map((message) => {
+    const controlId = message.problem === undefined ? controlIdOf(message.text) : '';
+    return {
+      source,
+      dedupeKey: controlId === '' ? hashKey(message.text) : controlId,
+      format: 'hl7v2' as const,
+      raw: message.text,
+      ...(controlId !== '' && { controlId }),
+    };
+  });
+}
+
+function controlIdOf(text: string): string {
+  try {
+    return parseHl7(text).controlId;
+  } catch {
+    return '';
+  }
+}
+
+function hashKey(text: string): string {
+  return `sha256:${createHash('sha256').update(text, 'utf8').digest('hex')}`;
+}
