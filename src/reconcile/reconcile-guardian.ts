@@ -1,13 +1,11 @@
-import { localDate } from '../core/age';
-import { decide } from '../core/eligibility';
 import type { Policy } from '../core/policy';
 import { plan } from '../core/plan';
 import type { Logger } from '../log';
 import type { Invitation, PortalClient } from '../portal/port';
 import type { Store } from '../store';
 import { executeOp, type AccountCursor } from './execute-op';
-import { observe, sameLogin } from './observe';
-import { seedFor } from './seed';
+import { loadGuardianState } from './guardian-state';
+import { observe } from './observe';
 import { unlinksAllowed, type UnlinkGuard } from './unlink-guard';
 import { BridgeError } from '../errors';
 
@@ -40,30 +38,17 @@ export interface ReconcileOutcome {
 export async function reconcileGuardian(deps: ReconcileDeps, key: string, context: { jobId?: number; inboxId?: number } = {}): Promise<ReconcileOutcome> {
   const { store } = deps;
   const now = deps.now();
-  const ledger = await store.ledger.getAccount(key);
-  const links = ledger === undefined ? [] : await store.ledger.listLinks(key);
-  const neighbourhood = await store.snapshots.loadNeighbourhood(seedFor(key, ledger, links));
-  const result = decide(neighbourhood, deps.policy, localDate(now.toISOString(), deps.policy.timeZone));
-  const desired = result.accounts.find((a) => a.guardianKey === key);
-
-  // The same person under a new key (e.g. a contact id arrived, or regrouping): hand the ledger over, never unlink.
-  if (ledger !== undefined && (desired === undefined || desired.dependents.length === 0)) {
-    const successor = result.accounts.find((a) => a.guardianKey !== key && a.dependents.length > 0 && sameLogin(a, ledger));
-    if (successor !== undefined && (await store.ledger.getAccount(successor.guardianKey)) === undefined) {
-      await store.transaction(async (tx) => {
-        await tx.ledger.rekeyAccount(key, successor.guardianKey, { now });
-        await tx.jobs.enqueue([successor.guardianKey], { now });
-        await tx.audit.appendAudit([{ at: now, actor: 'daemon', guardianKey: key, op: 'rekey', detail: { to: successor.guardianKey } }]);
-      });
-      return { ops: 0, holds: 0, handedOverTo: successor.guardianKey };
-    }
+  const { ledger, neighbourhood, result, desired, successor, pendingTriggers: pending } = await loadGuardianState(store, key, deps.policy, now);
+  if (successor !== undefined) {
+    await store.transaction(async (tx) => {
+      await tx.ledger.rekeyAccount(key, successor.guardianKey, { now });
+      await tx.jobs.enqueue([successor.guardianKey], { now });
+      await tx.audit.appendAudit([{ at: now, actor: 'daemon', guardianKey: key, op: 'rekey', detail: { to: successor.guardianKey } }]);
+    });
+    return { ops: 0, holds: 0, handedOverTo: successor.guardianKey };
   }
 
   const { observed, portal } = await observe(store, deps.portal, key, ledger, desired, now);
-  // Pending triggers, plus welcomes claimed earlier but never confirmed sent (e.g. the email was updated, then the
-  // welcome's call failed: the next plan sees no email difference any more, but the welcome is still owed).
-  const unsent = (await store.ledger.listInvitations(key)).filter((i) => i.status !== 'sent').map((i) => i.trigger);
-  const pending = [...new Set([...(await store.welcomeTriggers.listWelcomeTriggers(key)), ...unsent])];
   const planned = plan({
     desired: desired === undefined ? [] : [desired],
     observed: observed === undefined ? [] : [observed],

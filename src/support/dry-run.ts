@@ -4,12 +4,9 @@
  * from the LEDGER ONLY: a dry run never calls the portal, and writes nothing (the ledger is not refreshed, no
  * audit row, no trigger consumed). Where the portal could answer differently, `notes` says so.
  */
-import { localDate } from '../core/age';
-import { decide } from '../core/eligibility';
 import { plan, type ObservedAccount, type Op } from '../core/plan';
 import type { Policy } from '../core/policy';
-import { sameLogin } from '../reconcile/observe';
-import { seedFor } from '../reconcile/seed';
+import { loadGuardianState } from '../reconcile/guardian-state';
 import { unlinksAllowed, type UnlinkGuard } from '../reconcile/unlink-guard';
 import type { Store, StoreOps } from '../store';
 import type { AccountRecord, LinkRecord } from '../store/ledger';
@@ -42,21 +39,12 @@ export interface DryRunPlan {
 /** Plans `key` as reconcile would now, from the store alone. Reads only. */
 export async function planDryRun(deps: DryRunDeps, key: string): Promise<DryRunPlan> {
   const { store, now } = deps;
-  const ledger = await store.ledger.getAccount(key);
-  const links = ledger === undefined ? [] : await store.ledger.listLinks(key);
-  const neighbourhood = await store.snapshots.loadNeighbourhood(seedFor(key, ledger, links));
-  const result = decide(neighbourhood, deps.policy, localDate(now.toISOString(), deps.policy.timeZone));
-  const desired = result.accounts.find((a) => a.guardianKey === key);
-
-  if (ledger !== undefined && (desired === undefined || desired.dependents.length === 0)) {
-    const successor = result.accounts.find((a) => a.guardianKey !== key && a.dependents.length > 0 && sameLogin(a, ledger));
-    if (successor !== undefined && (await store.ledger.getAccount(successor.guardianKey)) === undefined) {
-      return { key, ops: [], holds: [], handOverTo: successor.guardianKey, notes: ['the same person now has another key: the ledger would move there and that key be reconciled'] };
-    }
+  const { ledger, links, result, desired, successor, pendingTriggers: pending } = await loadGuardianState(store, key, deps.policy, now);
+  if (successor !== undefined) {
+    return { key, ops: [], holds: [], handOverTo: successor.guardianKey, notes: ['the same person now has another key: the ledger would move there and that key be reconciled'] };
   }
 
   const observed = ledger === undefined ? undefined : await fromLedger(store, ledger, links);
-  const pending = await store.welcomeTriggers.listWelcomeTriggers(key);
   const planned = plan({
     desired: desired === undefined ? [] : [desired],
     observed: observed === undefined ? [] : [observed],
