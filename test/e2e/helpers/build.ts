@@ -44,11 +44,14 @@ export function builtCli(): string {
 
 function withLock(fn: () => void): void {
   const deadline = Date.now() + 180_000;
+  // On a fresh clone node_modules/.cache does not exist yet: without it every mkdir fails and nobody ever builds.
+  mkdirSync(path.dirname(LOCK), { recursive: true });
   for (;;) {
     try {
       mkdirSync(LOCK);
       break;
-    } catch {
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
       // Another jest worker is building; a lock older than the deadline is from a killed run.
       const lock = statSync(LOCK, { throwIfNoEntry: false });
       if (Date.now() > deadline || (lock !== undefined && Date.now() - lock.mtimeMs > 180_000)) rmSync(LOCK, { recursive: true, force: true });
