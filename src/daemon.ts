@@ -100,7 +100,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   const portal = createConfiguredPortal(config);
   const policy = mapping.policy;
   const ingestDeps: IngestDeps = { store, mappings: { [mapping.format]: mapping }, policy, now, log: log.child({ loop: 'ingest' }) };
-  const reconcileDeps: ReconcileDeps = { store, portal, policy, practice: config.practice.id, invitation: { channel: 'email', method: 'link' }, now, log, guard: config.guards };
+  const reconcileDeps: ReconcileDeps = { store, portal, policy, practice: config.practice.id, invitation: { channel: 'email', method: 'link' }, now, log, guard: config.guards, refs };
   const retry = { ...config.jobs.backoff, maxAttempts: config.jobs.maxAttempts };
 
   let stopping = false;

@@ -27,12 +27,15 @@ export async function runDueJobs(deps: ReconcileDeps, options: JobRunnerOptions)
   return jobs.length;
 }
 
-async function runJob(deps: ReconcileDeps, options: JobRunnerOptions, job: Job): Promise<void> {
-  const { store, log } = deps;
+async function runJob(parent: ReconcileDeps, options: JobRunnerOptions, job: Job): Promise<void> {
+  // Every line of this job carries its id and the guardian's keyed ref (STYLE rule 8), never the key itself.
+  const log = parent.log.child({ jobId: job.id, ...(parent.refs !== undefined && { guardianRef: parent.refs.guardian(job.key) }) });
+  const deps: ReconcileDeps = { ...parent, log };
+  const { store } = deps;
   try {
     const outcome = await reconcileGuardian(deps, job.key, { jobId: job.id, ...(job.triggerInboxId !== undefined && { inboxId: job.triggerInboxId }) });
     await store.jobs.complete(job.id, options.workerId, { now: deps.now() });
-    if (outcome.handedOverTo !== undefined) log.info('guardian re-keyed', { jobId: job.id });
+    if (outcome.handedOverTo !== undefined) log.info('guardian re-keyed', { toRef: parent.refs?.guardian(outcome.handedOverTo) ?? '' });
   } catch (e) {
     const failure = isBridgeError(e)
       ? { code: e.code, message: e.message, class: e.errorClass, ...(e.retryAfterMs !== undefined && { retryAfterMs: e.retryAfterMs }) }
@@ -43,9 +46,9 @@ async function runJob(deps: ReconcileDeps, options: JobRunnerOptions, job: Job):
       ...(options.random !== undefined && { random: options.random }),
       ...(options.retry !== undefined && { policy: options.retry }),
     });
-    const fields = { jobId: job.id, code: failure.code, errorClass: failure.class, attempts: job.attempts, status };
+    const fields = { code: failure.code, errorClass: failure.class, attempts: job.attempts, status };
     if (status === 'failed') log.error('job failed', fields);
     else log.warn('job will be retried', fields);
-    if (!isBridgeError(e)) log.error('reconcile crashed', { jobId: job.id, err: e });
+    if (!isBridgeError(e)) log.error('reconcile crashed', { err: e });
   }
 }

@@ -1,6 +1,7 @@
 import type { Policy } from '../core/policy';
 import { plan } from '../core/plan';
 import type { Logger } from '../log';
+import type { Refs } from '../refs';
 import type { Invitation, PortalClient } from '../portal/port';
 import type { Store } from '../store';
 import { executeOp, type AccountCursor } from './execute-op';
@@ -20,6 +21,8 @@ export interface ReconcileDeps {
   readonly log: Logger;
   /** The mass-unlink guard; none in tests that do not exercise it. */
   readonly guard?: UnlinkGuard;
+  /** Keyed refs for log lines (a guardian key embeds an email; never log it as is). */
+  readonly refs?: Refs;
 }
 
 export interface ReconcileOutcome {
@@ -76,6 +79,6 @@ export async function reconcileGuardian(deps: ReconcileDeps, key: string, contex
     ]);
     for (const c of result.conflicts.filter((c) => c.guardianKeys.includes(key))) await tx.conflicts.upsertConflict(c, { now });
   });
-  deps.log.info('guardian reconciled', { jobId: context.jobId, ops: planned.ops.length, holds: planned.holds.length, decisions: mine.length });
+  deps.log.info('guardian reconciled', { ops: planned.ops.length, holds: planned.holds.length, decisions: mine.length });
   return { ops: planned.ops.length, holds: planned.holds.length };
 }

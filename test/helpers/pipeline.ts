@@ -3,6 +3,7 @@ import { loadMapping } from '../../src/core/mapping/load';
 import type { Mapping } from '../../src/core/mapping/types';
 import { ingestBatch, type IngestDeps } from '../../src/ingest/ingest-worker';
 import { createLogger, type Logger } from '../../src/log';
+import { createRefs } from '../../src/refs';
 import { createRestPortalClient } from '../../src/portal/rest';
 import { sandboxControl, startSandboxPortal, type SandboxControl } from '../../src/portal/sandbox';
 import { runDueJobs } from '../../src/reconcile/job-runner';
@@ -42,7 +43,7 @@ export async function startPipeline(store: Store, options: { mapping?: Mapping; 
   const stream = new PassThrough();
   stream.on('data', (chunk: Buffer) => logLines.push(...chunk.toString('utf8').split('\n').filter((l) => l !== '')));
   const log: Logger = createLogger({ level: 'debug', stream });
-  const reconcile: ReconcileDeps = { store, portal, policy: mapping.policy, practice: 'test-practice', invitation: { channel: 'email', method: 'link' }, now, log, ...(options.guard !== undefined && { guard: options.guard }) };
+  const reconcile: ReconcileDeps = { store, portal, policy: mapping.policy, practice: 'test-practice', invitation: { channel: 'email', method: 'link' }, now, log, refs: createRefs('test-ref-key'), ...(options.guard !== undefined && { guard: options.guard }) };
   const ingest: IngestDeps = { store, mappings: { hl7v2: mapping }, policy: mapping.policy, now, log };
   let seq = 0;
   return {

@@ -53,6 +53,11 @@ describeEachDatabase('pipeline', (db) => {
       await store.jobs.enqueue(['c:C501'], { now: new Date('2026-01-15T16:00:00Z') });
       await p.drain();
       expect(await p.control.outbox()).toHaveLength(1);
+      // Job log lines name the guardian by keyed ref only (the key embeds the email).
+      const reconciled = p.logLines.filter((l) => l.includes('"guardian reconciled"'));
+      expect(reconciled.length).toBeGreaterThan(0);
+      for (const line of reconciled) expect(line).toMatch(/"guardianRef":"g_[0-9a-f]{16}"/);
+      expect(p.logLines.join('\n')).not.toContain('C501');
     }));
 
   test('two parents sharing one email: a conflict, no account for either', () =>
