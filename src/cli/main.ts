@@ -5,6 +5,7 @@ import { isBridgeError } from '../errors';
 import { EXIT, packageRoot, processIo, UsageError, type CliIo, type ExitCode } from './io';
 import { registerFailures } from './failures';
 import { registerGuard } from './guard';
+import { registerResend } from './resend';
 import { registerReplay } from './replay';
 import { registerExplain } from './mappings-explain';
 import { registerTest } from './mappings-test';
@@ -42,6 +43,7 @@ export function buildProgram(io: CliIo, done: (code: ExitCode) => void): Command
   registerFailures(program, io, done);
   registerReplay(program, io, done);
   registerGuard(program, io, done);
+  registerResend(program, io, done);
   return program;
 }
 
