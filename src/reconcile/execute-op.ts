@@ -99,10 +99,11 @@ async function recordLedger(tx: Parameters<Parameters<Store['transaction']>[0]>[
     case 'create-account':
     case 'update-account': {
       const account = need(cursor);
-      const previous = await tx.ledger.getAccount(op.guardianKey);
-      const name = op.name ?? previous?.name;
-      const cellPhone = op.cellPhone ?? previous?.cellPhone;
-      await tx.ledger.upsertAccount({ guardianKey: op.guardianKey, portalId: account.id, email: account.email, status: account.status, createdBy: account.createdBy, ...(name !== undefined && { name }), ...(cellPhone !== undefined && { cellPhone }), version: account.version }, now);
+      // A name or cell phone the op does not set keeps the ledger's (keepKnown: no read of the row first).
+      await tx.ledger.upsertAccount(
+        { guardianKey: op.guardianKey, portalId: account.id, email: account.email, status: account.status, createdBy: account.createdBy, ...(op.name !== undefined && { name: op.name }), ...(op.cellPhone !== undefined && { cellPhone: op.cellPhone }), version: account.version },
+        { ...now, keepKnown: true },
+      );
       return;
     }
     case 'link':

@@ -71,8 +71,11 @@ export async function getAccountByPortalId(db: Db, portalId: string): Promise<Ac
   return row === undefined ? undefined : accountFromRow(row);
 }
 
-/** Writes the account as now known (insert or replace). A portal id already held by another key is refused. */
-export async function upsertAccount(db: Db, account: Omit<AccountRecord, 'updatedAt'>, options: At = {}): Promise<void> {
+/**
+ * Writes the account as now known (insert or replace). A portal id already held by another key is refused.
+ * With `keepKnown`, a name or cell phone not given keeps the stored one (one statement instead of read + write).
+ */
+export async function upsertAccount(db: Db, account: Omit<AccountRecord, 'updatedAt'>, options: At & { keepKnown?: boolean } = {}): Promise<void> {
   const row = {
     guardian_key: account.guardianKey,
     portal_id: account.portalId ?? null,
@@ -84,7 +87,14 @@ export async function upsertAccount(db: Db, account: Omit<AccountRecord, 'update
     version: account.version ?? null,
     updated_at: timeOf(options),
   };
-  await db('accounts').insert(row).onConflict('guardian_key').merge();
+  if (options.keepKnown !== true) {
+    await db('accounts').insert(row).onConflict('guardian_key').merge();
+    return;
+  }
+  await db('accounts')
+    .insert(row)
+    .onConflict('guardian_key')
+    .merge({ ...row, name: db.raw('COALESCE(excluded.name, accounts.name)'), cell_phone: db.raw('COALESCE(excluded.cell_phone, accounts.cell_phone)') });
 }
 
 /**
@@ -163,10 +173,13 @@ export async function recordInvitationIntent(
   options: At = {},
 ): Promise<InvitationRecord> {
   const now = timeOf(options);
-  await db('invitations')
+  // The usual case, a first claim, is one statement: the inserted row comes back. Otherwise the row exists.
+  const [inserted] = (await db('invitations')
     .insert({ idempotency_key: intent.idempotencyKey, guardian_key: intent.guardianKey, trigger: intent.trigger, status: 'pending', created_at: now })
     .onConflict()
-    .ignore();
+    .ignore()
+    .returning('*')) as Record<string, unknown>[];
+  if (inserted !== undefined) return invitationFromRow(inserted);
   await db('invitations').where({ guardian_key: intent.guardianKey, trigger: intent.trigger, status: 'failed' }).update({ status: 'pending' });
   const row = await db('invitations').select('*').where({ guardian_key: intent.guardianKey, trigger: intent.trigger }).first();
   if (row === undefined) throw new Error('invitation row vanished after insert');
@@ -209,10 +222,13 @@ export async function recordSideEffectIntent(
   intent: { idempotencyKey: string; guardianKey: string; op: string; target: string },
   options: At = {},
 ): Promise<SideEffectRecord> {
-  await db('side_effects')
+  // The usual case, a first intent, is one statement: the inserted row comes back. Otherwise the row exists.
+  const [inserted] = (await db('side_effects')
     .insert({ idempotency_key: intent.idempotencyKey, guardian_key: intent.guardianKey, op: intent.op, target: intent.target, status: 'pending', created_at: timeOf(options) })
     .onConflict('idempotency_key')
-    .ignore();
+    .ignore()
+    .returning('*')) as Record<string, unknown>[];
+  if (inserted !== undefined) return sideEffectFromRow(inserted);
   await db('side_effects').where({ idempotency_key: intent.idempotencyKey, status: 'failed' }).update({ status: 'pending', finished_at: null });
   const row = await db('side_effects').select('*').where({ idempotency_key: intent.idempotencyKey }).first();
   if (row === undefined) throw new Error('side effect row vanished after insert');

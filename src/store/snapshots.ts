@@ -51,7 +51,9 @@ const IN_CHUNK = 500;
  */
 export async function applySnapshotOps(db: Db, ops: readonly SnapshotOp[], inboxId?: number, options: { now?: Date } = {}): Promise<ApplyResult> {
   const updatedAt = toDbTime(options.now ?? new Date());
-  return writeTransaction(db, async (trx) => {
+  // Inside a caller's write transaction (the ingest's) its lock and atomicity serve: no savepoint round trips.
+  const inTransaction = <T>(work: (trx: Db) => Promise<T>): Promise<T> => (db.isTransaction === true ? work(db) : writeTransaction(db, work));
+  return inTransaction(async (trx) => {
     const before = await loadForOps(trx, ops);
     const builder = new SnapshotBuilder();
     for (const [id, p] of before.patients) builder.patients.set(id, p);
@@ -149,6 +151,10 @@ export async function contactsByKeys(
 export async function loadNeighbourhood(db: Db, seed: NeighbourhoodSeed, maxRounds = 5): Promise<Neighbourhood> {
   const run = async (trx: Db): Promise<Neighbourhood> => {
     const seen = { contactIds: new Set<string>(), emailKeys: new Set<string>(), patientIds: new Set<string>() };
+    // What the rounds read already: every contact row found, and the records of patients asked for by id. A
+    // patient asked for by id had all its rows read too, so the final snapshot only loads the rest.
+    const rowsFound = new Map<string, { patientId: string; rowNo: number; contact: Contact }>();
+    const patientsRead = new Map<string, Patient>();
     let frontier = {
       contactIds: distinctSorted(seed.contactIds ?? []),
       emailKeys: distinctSorted(seed.emailKeys ?? []),
@@ -159,20 +165,72 @@ export async function loadNeighbourhood(db: Db, seed: NeighbourhoodSeed, maxRoun
       frontier.contactIds.forEach((k) => seen.contactIds.add(k));
       frontier.emailKeys.forEach((k) => seen.emailKeys.add(k));
       frontier.patientIds.forEach((k) => seen.patientIds.add(k));
-      const rows = await contactsByKeys(trx, frontier);
-      const partners = [...(await mergePartners(trx, frontier.patientIds)), ...(await patientsByEmail(trx, frontier.emailKeys))];
+      const rows = await contactRowsByKeys(trx, frontier);
+      for (const row of rows) rowsFound.set(`${row.patientId}#${row.rowNo}`, row);
+      const partners = await relatedPatients(trx, frontier.patientIds, frontier.emailKeys, patientsRead);
       frontier = {
-        contactIds: distinctSorted(rows.flatMap((c) => (c.contactId === undefined ? [] : [c.contactId]))).filter((k) => !seen.contactIds.has(k)),
-        emailKeys: distinctSorted(rows.flatMap((c) => emailKey(c.email) ?? [])).filter((k) => !seen.emailKeys.has(k)),
-        patientIds: distinctSorted([...rows.map((c) => c.patientId), ...partners]).filter((k) => !seen.patientIds.has(k)),
+        contactIds: distinctSorted(rows.flatMap((r) => (r.contact.contactId === undefined ? [] : [r.contact.contactId]))).filter((k) => !seen.contactIds.has(k)),
+        emailKeys: distinctSorted(rows.flatMap((r) => emailKey(r.contact.email) ?? [])).filter((k) => !seen.emailKeys.has(k)),
+        patientIds: distinctSorted([...rows.map((r) => r.contact.patientId), ...partners]).filter((k) => !seen.patientIds.has(k)),
       };
     }
+    // Patients of the last frontier were never asked for by id (the rounds ran out): load them whole.
+    const rest = await loadSnapshot(trx, { patientIds: frontier.patientIds });
     frontier.patientIds.forEach((k) => seen.patientIds.add(k));
-    const snapshot = await loadSnapshot(trx, { patientIds: [...seen.patientIds] });
-    return { ...snapshot, complete: isEmpty(frontier) };
+    const ids = distinctSorted(seen.patientIds);
+    const patients = new Map<string, Patient>();
+    const contacts = new Map<string, Contact[]>();
+    const byPatient = new Map<string, { rowNo: number; contact: Contact }[]>();
+    for (const r of rowsFound.values()) byPatient.set(r.patientId, [...(byPatient.get(r.patientId) ?? []), r]);
+    for (const id of ids) {
+      const patient = rest.patients.get(id) ?? patientsRead.get(id);
+      if (patient !== undefined) patients.set(id, patient);
+    }
+    for (const id of ids) {
+      const list = [...(rest.contacts.get(id) ?? (byPatient.get(id) ?? []).sort((a, b) => a.rowNo - b.rowNo).map((r) => r.contact))];
+      if (list.length > 0) contacts.set(id, list);
+    }
+    const appointments = new Map<string, Appointment>();
+    for (const part of chunks(ids, IN_CHUNK)) {
+      for (const row of await trx('appointments').select('id', 'data').whereIn('patient_id', part).orderBy('id')) appointments.set(String(row.id), fromJson<Appointment>(row.data));
+    }
+    return { patients, contacts, appointments, complete: isEmpty(frontier) };
   };
-  if (dialectOf(db) === 'postgres' && !db.isTransaction) return db.transaction(run, { isolationLevel: 'repeatable read' });
+  // Inside a caller's transaction its snapshot serves (no savepoint round trips).
+  if (db.isTransaction === true) return run(db);
+  if (dialectOf(db) === 'postgres') return db.transaction(run, { isolationLevel: 'repeatable read' });
   return db.transaction(run);
+}
+
+/** Contact rows matching any of the keys, with their place (patient id, row number). */
+async function contactRowsByKeys(
+  db: Db,
+  keys: { contactIds?: readonly string[]; emailKeys?: readonly string[]; patientIds?: readonly string[] },
+): Promise<{ patientId: string; rowNo: number; contact: Contact }[]> {
+  const filters: [string, string[]][] = [
+    ['contact_id', distinctSorted(keys.contactIds ?? [])],
+    ['email_key', distinctSorted(keys.emailKeys ?? [])],
+    ['patient_id', distinctSorted(keys.patientIds ?? [])],
+  ];
+  const seen = new Set<string>();
+  const out: { patientId: string; rowNo: number; contact: Contact }[] = [];
+  // Few keys (the usual neighbourhood): one statement for all columns; else one per column and chunk.
+  const total = filters.reduce((n, [, values]) => n + values.length, 0);
+  if (total === 0) return [];
+  const few = total <= IN_CHUNK;
+  const queries = few
+    ? [db('contacts').select('patient_id', 'row_no', 'data').where((q) => { for (const [column, values] of filters) if (values.length > 0) q.orWhereIn(column, values); })]
+    : filters.flatMap(([column, values]) => chunks(values, IN_CHUNK).map((part) => db('contacts').select('patient_id', 'row_no', 'data').whereIn(column, part)));
+  for (const query of queries) {
+    const rows = await query.orderBy(['patient_id', 'row_no']);
+    for (const row of rows) {
+      const id = `${String(row.patient_id)}#${String(row.row_no)}`;
+      if (seen.has(id)) continue;
+      seen.add(id);
+      out.push({ patientId: String(row.patient_id), rowNo: Number(row.row_no), contact: fromJson<Contact>(row.data) });
+    }
+  }
+  return out;
 }
 
 /** Patients whose own email (PID-13 / Patient.telecom) has one of these email-keys. */
@@ -182,13 +240,41 @@ async function patientsByEmail(db: Db, emailKeys: readonly string[]): Promise<st
   return out;
 }
 
-/** Patients merged into these, and those these were merged into. */
-async function mergePartners(db: Db, patientIds: readonly string[]): Promise<string[]> {
+/**
+ * Merge partners of `patientIds` and patients whose own email has one of `emailKeys` (one statement when the keys
+ * are few); records the records of `patientIds` in `read`.
+ */
+async function relatedPatients(db: Db, patientIds: readonly string[], emailKeys: readonly string[], read: Map<string, Patient>): Promise<string[]> {
+  if (patientIds.length + emailKeys.length > IN_CHUNK) return [...(await mergePartners(db, patientIds, read)), ...(await patientsByEmail(db, emailKeys))];
+  if (patientIds.length + emailKeys.length === 0) return [];
+  const asked = new Set(patientIds);
+  const rows = await db('patients')
+    .select('id', 'merged_into', 'data')
+    .where((q) => {
+      if (patientIds.length > 0) q.orWhereIn('id', [...patientIds]).orWhereIn('merged_into', [...patientIds]);
+      if (emailKeys.length > 0) q.orWhereIn('email_key', [...emailKeys]);
+    });
   const out: string[] = [];
+  for (const row of rows) {
+    const id = String(row.id);
+    const mergedInto = row.merged_into === null || row.merged_into === undefined ? undefined : String(row.merged_into);
+    out.push(id);
+    if (asked.has(id)) read.set(id, fromJson<Patient>(row.data));
+    // As mergePartners: the other side of a merge with an asked-for patient.
+    if (mergedInto !== undefined && (asked.has(id) || asked.has(mergedInto))) out.push(mergedInto);
+  }
+  return out;
+}
+
+/** Patients merged into these, and those these were merged into; records the records of `patientIds` in `read`. */
+async function mergePartners(db: Db, patientIds: readonly string[], read: Map<string, Patient>): Promise<string[]> {
+  const out: string[] = [];
+  const asked = new Set(patientIds);
   for (const part of chunks(patientIds, IN_CHUNK)) {
-    const rows = await db('patients').select('id', 'merged_into').whereIn('id', part).orWhereIn('merged_into', part);
+    const rows = await db('patients').select('id', 'merged_into', 'data').whereIn('id', part).orWhereIn('merged_into', part);
     for (const row of rows) {
       out.push(String(row.id));
+      if (asked.has(String(row.id))) read.set(String(row.id), fromJson<Patient>(row.data));
       if (row.merged_into !== null && row.merged_into !== undefined) out.push(String(row.merged_into));
     }
   }
