@@ -119,7 +119,11 @@ export function isOlder(candidate: string, stored: string): boolean {
   return candidate !== '' && stored !== '' && compareVersions(candidate, stored) < 0;
 }
 
-function sameRow(a: Contact, b: Contact): boolean {
+/**
+ * Whether two contact rows are the same row of the feed (so one updates the other): same rowKey when either has
+ * one, else the same contactId when either has one, else the same name-key.
+ */
+export function sameRow(a: Contact, b: Contact): boolean {
   if (a.rowKey !== undefined || b.rowKey !== undefined) return a.rowKey === b.rowKey;
   if (a.contactId !== undefined || b.contactId !== undefined) return a.contactId === b.contactId;
   return nameKey(a.name) === nameKey(b.name);

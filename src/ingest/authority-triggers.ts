@@ -1,7 +1,7 @@
 import type { Decision } from '../core/eligibility';
-import { nameKey } from '../core/identity';
-import type { Contact, Snapshot } from '../core/model';
+import type { Snapshot } from '../core/model';
 import type { Policy } from '../core/policy';
+import { sameRow } from '../core/snapshot';
 
 /**
  * Welcome triggers from authority changes (DESIGN §5): when `policy.resendOn` lists `authority-change`, a contact
@@ -23,10 +23,4 @@ export function authorityTriggers(before: Snapshot, after: Snapshot, decisions: 
     }
   }
   return [...out].map(([guardianKey, trigger]) => ({ guardianKey, trigger }));
-}
-
-function sameRow(a: Contact, b: Contact): boolean {
-  if (a.rowKey !== undefined || b.rowKey !== undefined) return a.rowKey === b.rowKey;
-  if (a.contactId !== undefined || b.contactId !== undefined) return a.contactId === b.contactId;
-  return nameKey(a.name) === nameKey(b.name);
 }

@@ -2,15 +2,12 @@ import { opIdempotencyKey, idempotencyKey } from '../core/idempotency';
 import type { Snapshot } from '../core/model';
 import type { Op } from '../core/plan';
 import { BridgeError, isBridgeError } from '../errors';
-import type { Invitation, PortalAccount, PortalClient } from '../portal/port';
+import type { PortalAccount } from '../portal/port';
 import type { Store } from '../store';
+import type { ReconcileDeps } from './reconcile-guardian';
 
-export interface ExecuteContext {
-  readonly store: Store;
-  readonly portal: PortalClient;
-  readonly practice: string;
-  readonly invitation: Pick<Invitation, 'channel' | 'method'>;
-  readonly now: () => Date;
+/** What one op needs: the reconcile dependencies it uses, plus this run's neighbourhood and provenance. */
+export interface ExecuteContext extends Pick<ReconcileDeps, 'store' | 'portal' | 'practice' | 'invitation' | 'now'> {
   /** The guardian's neighbourhood: the dependents' names and birth dates the portal asks for. */
   readonly snapshot: Snapshot;
   readonly inboxId?: number;
