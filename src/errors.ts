@@ -11,6 +11,8 @@ export const ERROR_CATALOG = {
   ERR_MAPPING_UNSUPPORTED_EVENT: { class: 'permanent', meaning: 'The message type is not one the mapping accepts.' },
   ERR_MAPPING_MISSING_FIELD: { class: 'permanent', meaning: 'A required field (such as the patient id) is empty in the message.' },
   ERR_HL7_UNPARSEABLE: { class: 'permanent', meaning: 'The input is not an HL7 v2 message (no MSH, broken delimiters, unreadable structure).' },
+  ERR_HL7_PROCESSING_ID: { class: 'permanent', meaning: 'The message\'s processing id (MSH-11) is not one the channel accepts: answered AR, stored as rejected.' },
+  ERR_HL7_TOO_LARGE: { class: 'permanent', meaning: 'An MLLP message exceeded the channel\'s `maxMessageBytes`: answered AR, its first bytes stored as rejected.' },
   ERR_FHIR_UNPARSEABLE: { class: 'permanent', meaning: 'The input is not FHIR R4 JSON (bad JSON, no resourceType, unsupported resource).' },
   ERR_INPUT_UNREADABLE: { class: 'permanent', meaning: 'An input file cannot be read or its format is not recognised.' },
   ERR_PORTAL_RATE_LIMITED: { class: 'transient', meaning: 'The portal answered 429: retried after its Retry-After.' },

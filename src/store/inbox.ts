@@ -4,7 +4,7 @@
  */
 import type { Db } from './db';
 import { chunks, writeTransaction } from './db';
-import { fromJson, oneLine, optionalText, toDbTime, toId, toJson } from './column-values';
+import { fromJson, oneLine, optionalText, toCount, toDbTime, toId, toJson } from './column-values';
 
 export const INBOX_FORMATS = ['hl7v2', 'fhir'] as const;
 export type InboxFormat = (typeof INBOX_FORMATS)[number];
@@ -97,7 +97,7 @@ export async function acceptInbox(db: Db, items: readonly NewInboxItem[], option
       }
     }
     const seen = new Set<string>();
-    return items.map((item) => {
+    const results = items.map((item) => {
       const key = itemKey(item.source, item.dedupeKey);
       const fresh = inserted.get(key);
       const firstTime = fresh !== undefined && !seen.has(key);
@@ -106,7 +106,63 @@ export async function acceptInbox(db: Db, items: readonly NewInboxItem[], option
       if (stored === undefined) throw new Error('inbox row vanished inside its transaction');
       return { id: stored.id, duplicate: !firstTime, ...(stored.ack === undefined ? {} : { ack: stored.ack }) };
     });
+    await countChannels(trx, items, results, now);
+    return results;
   });
+}
+
+/** A channel's counters (`portal-bridge status`). */
+export interface ChannelStats {
+  readonly source: string;
+  /** Every input received on the channel, retransmissions included. */
+  readonly received: number;
+  /** Stored to be processed (answered AA / CA). */
+  readonly accepted: number;
+  /** Stored as rejected (answered AE / AR / CE / CR) with the reason. */
+  readonly rejected: number;
+  /** Retransmissions of an input already stored (answered with the stored ACK, not stored again). */
+  readonly duplicate: number;
+  readonly lastMessageAt: string;
+}
+
+/** Every channel's counters, by name. */
+export async function channelStats(db: Db): Promise<ChannelStats[]> {
+  const rows = (await db('channel_stats').select('*').orderBy('source')) as Record<string, unknown>[];
+  return rows.map((row) => ({
+    source: String(row.source),
+    received: toCount(row.received),
+    accepted: toCount(row.accepted),
+    rejected: toCount(row.rejected),
+    duplicate: toCount(row.duplicate),
+    lastMessageAt: String(row.last_message_at),
+  }));
+}
+
+/** Adds one batch to its channels' counters, in the batch's transaction (one statement per channel). */
+async function countChannels(trx: Db, items: readonly NewInboxItem[], results: readonly AcceptResult[], now: Date): Promise<void> {
+  const bySource = new Map<string, { received: number; accepted: number; rejected: number; duplicate: number; last: string }>();
+  items.forEach((item, i) => {
+    const at = toDbTime(item.receivedAt ?? now);
+    const counts = bySource.get(item.source) ?? { received: 0, accepted: 0, rejected: 0, duplicate: 0, last: at };
+    counts.received += 1;
+    if (results[i]?.duplicate === true) counts.duplicate += 1;
+    else if (item.status === 'rejected') counts.rejected += 1;
+    else counts.accepted += 1;
+    if (at > counts.last) counts.last = at;
+    bySource.set(item.source, counts);
+  });
+  for (const [source, c] of bySource) {
+    await trx('channel_stats')
+      .insert({ source, received: c.received, accepted: c.accepted, rejected: c.rejected, duplicate: c.duplicate, last_message_at: c.last })
+      .onConflict('source')
+      .merge({
+        received: trx.raw('channel_stats.received + excluded.received'),
+        accepted: trx.raw('channel_stats.accepted + excluded.accepted'),
+        rejected: trx.raw('channel_stats.rejected + excluded.rejected'),
+        duplicate: trx.raw('channel_stats.duplicate + excluded.duplicate'),
+        last_message_at: trx.raw('CASE WHEN excluded.last_message_at > channel_stats.last_message_at THEN excluded.last_message_at ELSE channel_stats.last_message_at END'),
+      });
+  }
 }
 
 /** Records the ACK sent for a stored input (replayed for retransmissions). */

@@ -10,6 +10,7 @@ import { ledgerMigration } from './004-ledger';
 import { auditMigration } from './005-audit';
 import { patientEmailMigration } from './006-patient-email';
 import { welcomeTriggersMigration } from './007-welcome-triggers';
+import { channelStatsMigration } from './008-channel-stats';
 
 interface Migration {
   readonly name: string;
@@ -17,7 +18,7 @@ interface Migration {
   down(db: Knex): Promise<void>;
 }
 
-const MIGRATIONS: readonly Migration[] = [inboxMigration, snapshotMigration, jobsMigration, ledgerMigration, auditMigration, patientEmailMigration, welcomeTriggersMigration];
+const MIGRATIONS: readonly Migration[] = [inboxMigration, snapshotMigration, jobsMigration, ledgerMigration, auditMigration, patientEmailMigration, welcomeTriggersMigration, channelStatsMigration];
 
 export const migrationSource: Knex.MigrationSource<Migration> = {
   getMigrations: async () => [...MIGRATIONS],
@@ -28,5 +29,5 @@ export const migrationSource: Knex.MigrationSource<Migration> = {
 /** Every table the migrations create (tests empty them between cases). */
 export const STORE_TABLES = [
   'inbox', 'cursors', 'patients', 'contacts', 'appointments', 'jobs',
-  'accounts', 'links', 'invitations', 'side_effects', 'audit', 'conflicts', 'welcome_triggers',
+  'accounts', 'links', 'invitations', 'side_effects', 'audit', 'conflicts', 'welcome_triggers', 'channel_stats',
 ] as const;

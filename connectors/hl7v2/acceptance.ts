@@ -1,0 +1,92 @@
+/**
+ * What an HL7 v2 channel answers to one message before it is stored (issue #4, DESIGN §6), shared by the MLLP
+ * listener and the file drop. Pure: the mapping decides, nothing is read or written.
+ *
+ * - `reject` (AR / CR): the channel does not take this kind of message — a message type the mapping neither
+ *   handles nor ignores (`unknownEvents: reject`), or a processing id (MSH-11) the channel is not configured for.
+ * - `error` (AE / CE): the message cannot be parsed or mapped (no MSH, broken delimiters, no patient id …).
+ * - `accept` (AA / CA): it maps; the ingest worker applies it.
+ * Every outcome is stored (rejected ones with the reason); only the ACK code differs.
+ */
+import { createHash } from 'node:crypto';
+import { splitHl7 } from '../../src/core/hl7/message';
+import type { Mapping } from '../../src/core/mapping/types';
+import { BridgeError, isBridgeError, type ErrorCode } from '../../src/errors';
+import { translateInput } from '../../src/ingest/translate-input';
+import { HL7_ERROR, readAckHeader, type AckHeader, type AckOutcome, type AckProblem } from './ack';
+
+export interface ChannelRules {
+  readonly mapping: Mapping;
+  /** MSH-11.1 values taken (P production, T training, D debugging); undefined takes any. */
+  readonly processingIds?: readonly string[];
+}
+
+export interface Verdict {
+  readonly outcome: AckOutcome;
+  readonly header: AckHeader;
+  /**
+   * Accepted: MSH-10 (a retransmission on the same channel has the same key), else `sha256:<hex>` of the text.
+   * Anything else: the hash.
+   */
+  readonly dedupeKey: string;
+  /** Set unless the outcome is accept. */
+  readonly errorCode?: ErrorCode;
+  readonly problem?: AckProblem;
+}
+
+/** Judges one message's text (one MLLP frame or one message of a file). */
+export function judgeMessage(text: string, rules: ChannelRules): Verdict {
+  const header = readAckHeader(text);
+  // A message the channel refuses is keyed by its text, so that it never shadows a good retransmission with the
+  // same MSH-10 (a frame cut short, then sent again whole); the same bad bytes again are still a duplicate.
+  const base = { header, dedupeKey: hashKey(text) };
+  const refuse = (outcome: AckOutcome, errorCode: ErrorCode, code: AckProblem['code'], words: string): Verdict => ({
+    ...base,
+    outcome,
+    errorCode,
+    problem: { code, text: words },
+  });
+
+  if (text.includes('\u0000')) return refuse('error', 'ERR_HL7_UNPARSEABLE', HL7_ERROR.dataTypeError, 'the message holds NUL bytes: it is not HL7 text');
+  const messages = splitHl7(text);
+  const first = messages[0];
+  if (first === undefined) return refuse('error', 'ERR_HL7_UNPARSEABLE', HL7_ERROR.dataTypeError, 'no HL7 message found (a message starts with MSH)');
+  if (first.problem !== undefined) return refuse('error', 'ERR_HL7_UNPARSEABLE', HL7_ERROR.dataTypeError, first.problem);
+
+  const allowed = rules.processingIds;
+  const processingId = (header.processingId.split(header.delimiters.component, 1)[0] ?? '').trim().toUpperCase();
+  if (allowed !== undefined && !allowed.includes(processingId)) {
+    return refuse(
+      'reject',
+      'ERR_HL7_PROCESSING_ID',
+      HL7_ERROR.unsupportedProcessingId,
+      `processing id (MSH-11) ${processingId === '' ? '(empty)' : processingId} is not accepted on this channel (accepted: ${allowed.join(', ')})`,
+    );
+  }
+  try {
+    translateInput('hl7v2', text, { hl7v2: rules.mapping });
+    const controlId = header.controlId.trim();
+    return { ...base, ...(controlId !== '' && { dedupeKey: controlId }), outcome: 'accept' };
+  } catch (e) {
+    if (!isBridgeError(e)) throw e;
+    return refuseFor(e, base);
+  }
+}
+
+function refuseFor(e: BridgeError, base: Pick<Verdict, 'header' | 'dedupeKey'>): Verdict {
+  switch (e.code) {
+    case 'ERR_MAPPING_UNSUPPORTED_EVENT':
+      return { ...base, outcome: 'reject', errorCode: e.code, problem: { code: HL7_ERROR.unsupportedMessageType, text: e.message } };
+    case 'ERR_MAPPING_MISSING_FIELD':
+      return { ...base, outcome: 'error', errorCode: e.code, problem: { code: HL7_ERROR.requiredFieldMissing, text: e.message } };
+    case 'ERR_HL7_UNPARSEABLE':
+      return { ...base, outcome: 'error', errorCode: e.code, problem: { code: HL7_ERROR.dataTypeError, text: e.message } };
+    default:
+      return { ...base, outcome: 'error', errorCode: e.code, problem: { code: HL7_ERROR.internalError, text: e.message } };
+  }
+}
+
+/** `sha256:<hex>` of a text: the dedupe key of input without a control id. */
+export function hashKey(text: string): string {
+  return `sha256:${createHash('sha256').update(text, 'utf8').digest('hex')}`;
+}
