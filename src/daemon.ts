@@ -6,6 +6,7 @@
 import { mkdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { startConnectors, type RunningConnector } from '../connectors/registry';
 import { configWarnings } from './config/describe';
 import type { Config } from './config/schema';
 import type { Mapping } from './core/mapping/types';
@@ -47,6 +48,8 @@ export interface Daemon {
   readonly refs: Refs;
   /** `<host>:<pid>:<n>`, one per job worker (config `jobs.concurrency`). */
   readonly workerIds: readonly string[];
+  /** The connectors of `config.connectors`, started. */
+  readonly connectors: readonly RunningConnector[];
   /** Wakes the ingest loop and the workers now (after writing the inbox in this process). */
   wake(): void;
   /** True when no inbox row waits to be ingested and no job is queued or running. */
@@ -87,12 +90,29 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   const log = createLogger({ level: config.log.level, base: { service: 'portal-bridge' }, ...(options.logStream !== undefined && { stream: options.logStream }) });
   const refs = createRefs(config.log.refKey);
   for (const warning of configWarnings(config)) log.warn('configuration warning', { warning });
-  if (config.connectors.length > 0) log.warn('connectors are not run by this version: store input with `portal-bridge ingest`', { connectors: config.connectors.length });
 
   const store = await openConfiguredStore(config, { poolMax: Math.max(10, config.jobs.concurrency + 4) });
   try {
     const applied = await store.migrate();
     if (applied.length > 0) log.info('store migrated', { applied });
+  } catch (e) {
+    await store.close();
+    throw e;
+  }
+  let stopping = false;
+  const isStopping = (): boolean => stopping;
+  const inboxSignal = new WakeSignal();
+  const workSignal = new WakeSignal();
+
+  let connectors: RunningConnector[];
+  try {
+    connectors = await startConnectors(config.connectors, {
+      store,
+      mappings: { [mapping.format]: mapping },
+      log: log.child({ loop: 'connector' }),
+      now,
+      onStored: () => inboxSignal.wake(),
+    });
   } catch (e) {
     await store.close();
     throw e;
@@ -103,10 +123,6 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   const reconcileDeps: ReconcileDeps = { store, portal, policy, practice: config.practice.id, invitation: { channel: 'email', method: 'link' }, now, log, guard: config.guards, refs };
   const retry = { ...config.jobs.backoff, maxAttempts: config.jobs.maxAttempts };
 
-  let stopping = false;
-  const isStopping = (): boolean => stopping;
-  const inboxSignal = new WakeSignal();
-  const workSignal = new WakeSignal();
   const loopOptions = { isStopping, log, maxErrorDelayMs: timing.maxErrorDelayMs };
   const workerIds = Array.from({ length: config.jobs.concurrency }, (_, n) => `${os.hostname()}:${process.pid}:${n + 1}`);
 
@@ -149,12 +165,15 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     practice: config.practice.id,
     workers: workerIds.length,
     timeZone: policy.timeZone,
+    connectors: connectors.map((c) => ({ name: c.name, kind: c.kind, address: c.address })),
   });
 
   let stopped: Promise<{ drained: boolean }> | undefined;
   const stop = async (reason: string): Promise<{ drained: boolean }> => {
-    stopping = true;
     log.info('daemon stopping', { reason });
+    // Intake first: each connector stores (and answers) what it has already read, then takes nothing more.
+    await Promise.allSettled(connectors.map((c) => c.close()));
+    stopping = true;
     inboxSignal.close();
     workSignal.close();
     const deadline = Date.now() + timing.shutdownGraceMs;
@@ -172,6 +191,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     log,
     refs,
     workerIds,
+    connectors,
     wake() {
       inboxSignal.wake();
       workSignal.wake();

@@ -8,11 +8,13 @@
  * - `accept` (AA / CA): it maps; the ingest worker applies it.
  * Every outcome is stored (rejected ones with the reason); only the ACK code differs.
  */
+import { isUtf8 } from 'node:buffer';
 import { createHash } from 'node:crypto';
 import { splitHl7 } from '../../src/core/hl7/message';
 import type { Mapping } from '../../src/core/mapping/types';
 import { BridgeError, isBridgeError, type ErrorCode } from '../../src/errors';
 import { translateInput } from '../../src/ingest/translate-input';
+import type { NewInboxItem } from '../../src/store/inbox';
 import { HL7_ERROR, readAckHeader, type AckHeader, type AckOutcome, type AckProblem } from './ack';
 
 export interface ChannelRules {
@@ -84,6 +86,43 @@ function refuseFor(e: BridgeError, base: Pick<Verdict, 'header' | 'dedupeKey'>):
     default:
       return { ...base, outcome: 'error', errorCode: e.code, problem: { code: HL7_ERROR.internalError, text: e.message } };
   }
+}
+
+/** Judges like judgeMessage, but never throws: a bug while judging stores the message as rejected (ERR_INTERNAL). */
+export function judgeSafely(text: string, rules: ChannelRules, onBug: (e: unknown) => void): Verdict {
+  try {
+    return judgeMessage(text, rules);
+  } catch (e) {
+    onBug(e);
+    return {
+      outcome: 'error',
+      header: readAckHeader(text),
+      dedupeKey: hashKey(text),
+      errorCode: 'ERR_INTERNAL',
+      problem: { code: HL7_ERROR.internalError, text: 'internal error while reading the message; it is kept for support' },
+    };
+  }
+}
+
+/** The inbox row for a judged message: `received`, or `rejected` with the verdict's code and reason. */
+export function inboxItemFor(verdict: Verdict, text: string, source: string, at: Date, ack?: string): NewInboxItem {
+  const controlId = verdict.header.controlId.trim();
+  return {
+    source,
+    dedupeKey: verdict.dedupeKey,
+    format: 'hl7v2',
+    raw: text,
+    receivedAt: at,
+    ...(ack !== undefined && { ack }),
+    ...(controlId !== '' && { controlId }),
+    ...(verdict.outcome !== 'accept' && { status: 'rejected' as const, errorCode: verdict.errorCode, error: verdict.problem?.text }),
+  };
+}
+
+/** Bytes → text: UTF-8, or Latin-1 when configured or when the bytes are not valid UTF-8 (every byte kept). */
+export function decodeText(bytes: Buffer, encoding: 'utf-8' | 'latin1'): string {
+  if (encoding === 'latin1' || !isUtf8(bytes)) return bytes.toString('latin1');
+  return bytes.toString('utf8');
 }
 
 /** `sha256:<hex>` of a text: the dedupe key of input without a control id. */

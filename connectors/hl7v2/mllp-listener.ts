@@ -13,14 +13,13 @@
  *   with its first `maxMessageBytes` kept, an unterminated one AE; each is stored as rejected with the reason.
  * - Backpressure: a connection with `maxInFlight` messages waiting for their commit is paused until they are.
  */
-import { isUtf8 } from 'node:buffer';
 import net from 'node:net';
 import tls from 'node:tls';
 import type { Mapping } from '../../src/core/mapping/types';
 import type { Logger } from '../../src/log';
 import type { AcceptResult, NewInboxItem, Store } from '../../src/store';
 import { ackCodeFor, buildAck, HL7_ERROR, readAckHeader, shouldSendAck, type AckCode } from './ack';
-import { hashKey, judgeMessage, type ChannelRules, type Verdict } from './acceptance';
+import { decodeText, hashKey, inboxItemFor, judgeSafely, type ChannelRules, type Verdict } from './acceptance';
 import { frame, MllpDecoder, type MllpFrame } from './framing';
 import { GroupCommit } from './group-commit';
 
@@ -110,21 +109,10 @@ export async function startMllpListener(options: MllpListenerOptions): Promise<M
   const prepare = (f: MllpFrame): Prepared => {
     const at = now();
     const text = decodeText(f.payload, options.encoding ?? 'utf-8');
-    const verdict = transportVerdict(f, text, maxBytes) ?? judgeMessage(text, rules);
+    const verdict = transportVerdict(f, text, maxBytes) ?? judgeSafely(text, rules, (e) => log.error('judging a message failed: stored as rejected', { error: e }));
     const code = ackCodeFor(verdict.header, verdict.outcome);
     const ack = buildAck(verdict.header, { code, ackControlId: nextAckId(at), at, ...(verdict.problem !== undefined && { problem: verdict.problem }) });
-    const controlId = verdict.header.controlId.trim();
-    const item: NewInboxItem = {
-      source: options.name,
-      dedupeKey: verdict.dedupeKey,
-      format: 'hl7v2',
-      raw: text,
-      receivedAt: at,
-      ack,
-      ...(controlId !== '' && { controlId }),
-      ...(verdict.outcome !== 'accept' && { status: 'rejected' as const, errorCode: verdict.errorCode, error: verdict.problem?.text }),
-    };
-    return { item, ack, code, send: shouldSendAck(verdict.header, code) };
+    return { item: inboxItemFor(verdict, text, options.name, at, ack), ack, code, send: shouldSendAck(verdict.header, code) };
   };
 
   const onConnection = (socket: net.Socket): void => {
@@ -153,14 +141,7 @@ export async function startMllpListener(options: MllpListenerOptions): Promise<M
         return;
       }
       for (const f of frames) {
-        let prepared: Prepared;
-        try {
-          prepared = prepare(f);
-        } catch (e) {
-          // A bug in judging must not lose the message: store it as rejected, answer AE.
-          connLog.error('judging a message failed: stored as rejected', { error: e });
-          prepared = fallback(f, options.name, nextAckId, now(), options.encoding ?? 'utf-8');
-        }
+        const prepared = prepare(f);
         inFlight += 1;
         if (inFlight >= maxInFlight && !paused) {
           paused = true;
@@ -279,26 +260,6 @@ function transportVerdict(f: MllpFrame, text: string, maxBytes: number): Verdict
     errorCode: 'ERR_HL7_UNPARSEABLE',
     problem: { code: HL7_ERROR.dataTypeError, text: 'MLLP frame not terminated (no 0x1C 0x0D before the next 0x0B): send the message again' },
   };
-}
-
-/** Last resort when judging throws (a bug): the frame is stored as rejected and answered AE. */
-function fallback(f: MllpFrame, source: string, nextAckId: (at: Date) => string, at: Date, encoding: 'utf-8' | 'latin1'): Prepared {
-  const text = decodeText(f.payload, encoding);
-  const header = readAckHeader(text);
-  const code = ackCodeFor(header, 'error');
-  const problem = { code: HL7_ERROR.internalError, text: 'internal error while reading the message; it is kept for support' };
-  const ack = buildAck(header, { code, ackControlId: nextAckId(at), at, problem });
-  return {
-    item: { source, dedupeKey: hashKey(text), format: 'hl7v2', raw: text, receivedAt: at, ack, status: 'rejected', errorCode: 'ERR_INTERNAL', error: problem.text },
-    ack,
-    code,
-    send: shouldSendAck(header, code),
-  };
-}
-
-function decodeText(payload: Buffer, encoding: 'utf-8' | 'latin1'): string {
-  if (encoding === 'latin1' || !isUtf8(payload)) return payload.toString('latin1');
-  return payload.toString('utf8');
 }
 
 /** ACK control ids: `A` + the listener's start time and a counter in base 36 — unique per listener, ≤ 20 chars. */

@@ -15,6 +15,7 @@ import { registerDemo } from './demo';
 import { registerIngest } from './ingest';
 import { registerMigrate } from './migrate';
 import { registerStart } from './start';
+import { registerStatus } from './status';
 
 /** Errors in what the user gave us (a mapping, an input path): exit 2, like a usage error. */
 const CONFIG_ERRORS = new Set<string>(['ERR_MAPPING_INVALID_FILE', 'ERR_MAPPING_INVALID_PATH', 'ERR_INPUT_UNREADABLE']);
@@ -37,6 +38,7 @@ export function buildProgram(io: CliIo, done: (code: ExitCode) => void): Command
   registerTest(mappings, io, done);
   registerDemo(program, io, done);
   registerStart(program, io, done);
+  registerStatus(program, io, done);
   registerMigrate(program, io, done);
   registerIngest(program, io, done);
   registerSandboxPortal(program, io, done);

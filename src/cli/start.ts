@@ -4,6 +4,7 @@ import { describeConfig } from '../config/load';
 import { formatProblem } from '../core/mapping/load';
 import { startDaemon, type DaemonOptions } from '../daemon';
 import { watchStopSignals } from '../daemon/stop-signals';
+import { isBridgeError, type BridgeError } from '../errors';
 import { collect, CONFIG_HELP, loadCliConfig, resolveMappingPath, storeOpenFailure } from './daemon-config';
 import { EXIT, type CliIo, type ExitCode } from './io';
 import { loadMappingFile } from './read-mapping';
@@ -35,10 +36,19 @@ export async function startCommand(opts: StartOptions, io: CliIo, until: Promise
   try {
     daemon = await startDaemon({ config, mapping: loaded.mapping, logStream: extra.logStream ?? lineStream(io), ...(extra.timing !== undefined && { timing: extra.timing }) });
   } catch (e) {
+    if (isConnectorFailure(e)) {
+      io.err(`portal-bridge: ${e.message} [${e.code}]; nothing was started`);
+      return e.code === 'ERR_CONFIG_INVALID' ? EXIT.usage : EXIT.failure;
+    }
     return storeOpenFailure(e, config, io);
   }
   await daemon.stop(await until);
   return EXIT.ok;
+}
+
+/** A connector that could not start (connectors/registry.ts names it first in its message). */
+function isConnectorFailure(e: unknown): e is BridgeError {
+  return isBridgeError(e) && (e.code === 'ERR_CONNECTOR_START' || (e.code === 'ERR_CONFIG_INVALID' && e.message.startsWith('connector ')));
 }
 
 /** The daemon's JSON log lines, through the CLI's stdout. */
@@ -54,7 +64,7 @@ function lineStream(io: CliIo): Writable {
 export function registerStart(program: Command, io: CliIo, done: (code: ExitCode) => void): void {
   program
     .command('start')
-    .description('run the daemon: ingest the inbox, reconcile guardians with the portal, run the schedules')
+    .description('run the daemon: the connectors (MLLP, file drop), ingest, reconcile guardians with the portal, the schedules')
     .option('-c, --config <file>', CONFIG_HELP, collect, [])
     .option('--print-config', 'check the configuration and the mapping, print the effective configuration (secrets masked), do not start')
     .addHelpText(
@@ -63,7 +73,13 @@ export function registerStart(program: Command, io: CliIo, done: (code: ExitCode
 Configuration, later wins: config/default.yaml -> config/<env>.yaml -> --config files -> PORTAL_BRIDGE_* environment
 (e.g. PORTAL_BRIDGE_JOBS_CONCURRENCY=8). Every problem is listed at once and nothing starts (exit 2).
 Logs are JSON lines on stdout. SIGTERM or Ctrl-C stops taking new work, lets work in flight finish, exits 0
-(a second signal exits at once).
+(a second signal exits at once): the connectors stop first, storing and answering what they have already read.
+
+Connectors are declared in a config file (connectors/hl7v2/README.md has every option):
+  connectors:
+    - { kind: hl7v2-mllp, name: adt, port: 2575 }          # MLLP listener on 127.0.0.1:2575
+    - { kind: hl7v2-file, name: drop, dir: /var/hl7/in }   # file drop: processed/ and error/ beside the files
+\`portal-bridge status\` shows each channel's counts (received, accepted, rejected, duplicate, last message).
 
 Examples:
   $ portal-bridge sandbox-portal --port 8085 &        # a local portal to try it against

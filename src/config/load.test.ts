@@ -211,16 +211,29 @@ database:
     expect(found.some((p) => p.file === 'bad.yaml')).toBe(true);
   });
 
-  test('connectors: a list from files, replaced (not merged) by a later file', () => {
+  test('connectors: a list from files, replaced (not merged) by a later file; options checked per kind with their defaults', () => {
     const cwd = workdir({
-      'config/default.yaml': 'connectors:\n  - { kind: hl7v2-mllp, name: adt, port: 2575 }\n  - { kind: fhir-poll, name: fhir }\n',
-      'one.yaml': 'connectors:\n  - { kind: hl7v2-file, name: drop, dir: /in }\n  - { kind: hl7v2-file, name: drop }\n',
+      'config/default.yaml': 'connectors:\n  - { kind: hl7v2-mllp, name: adt, port: 2575 }\n  - { kind: hl7v2-file, name: drop, dir: /in }\n',
+      'one.yaml': 'connectors:\n  - { kind: hl7v2-file, name: drop, dir: /in }\n  - { kind: hl7v2-file, name: drop, dir: /in2 }\n',
+      'two.yaml': [
+        'connectors:',
+        '  - { kind: hl7v2-mllp, name: a, port: 2575, maxMesageBytes: 10 }',
+        '  - { kind: fhir-telepathy, name: b }',
+        '  - { kind: hl7v2-mllp, name: "bad name", port: 2575 }',
+        '  - { kind: hl7v2-file, name: c }',
+        '',
+      ].join('\n'),
     });
-    expect(ok({ cwd }).config.connectors).toEqual([
-      { kind: 'hl7v2-mllp', name: 'adt', port: 2575 },
-      { kind: 'fhir-poll', name: 'fhir' },
-    ]);
+    const { connectors } = ok({ cwd }).config;
+    expect(connectors[0]).toEqual({ kind: 'hl7v2-mllp', name: 'adt', host: '127.0.0.1', port: 2575, maxMessageBytes: 4194304, idleTimeoutMs: 600000, maxConnections: 200, encoding: 'utf-8' });
+    expect(connectors[1]).toEqual({ kind: 'hl7v2-file', name: 'drop', dir: '/in', extensions: ['.hl7', '.txt', '.dat', '.msg'], pollMs: 2000, settleMs: 1000, encoding: 'utf-8' });
     expect(problems({ cwd, files: ['one.yaml'] })).toEqual([{ source: 'file', file: 'one.yaml', line: 3, column: 31, at: 'connectors.1.name', message: 'another connector is already named "drop"' }]);
+    expect(problems({ cwd, files: ['two.yaml'] }).map((p) => `${p.line}: ${p.at}: ${p.message}`)).toEqual([
+      '2: connectors.0.maxMesageBytes: unknown key "maxMesageBytes"',
+      '3: connectors.1.kind: unknown connector kind: expected one of hl7v2-mllp, hl7v2-file',
+      expect.stringMatching(/^4: connectors.2.name: a connector name is letters/),
+      expect.stringMatching(/^5: connectors.3.dir: /),
+    ]);
   });
 
   test('the effective config is frozen; odd keys stay data', () => {

@@ -54,8 +54,9 @@ describe('ConfigSchema', () => {
   test('cross-field rules: admin beyond loopback needs a token, backoff cap, unique connector names', () => {
     expect(issues({ admin: { host: '0.0.0.0' } })).toEqual([{ at: 'admin.host', message: expect.stringMatching(/PORTAL_BRIDGE_ADMIN_TOKEN/) }]);
     expect(issues({ jobs: { backoff: { baseMs: 5000, capMs: 1000 } } })).toEqual([{ at: 'jobs.backoff.capMs', message: 'capMs must be at least baseMs' }]);
-    expect(issues({ connectors: [{ kind: 'hl7v2-mllp', name: 'a', port: 2575 }, { kind: 'fhir-poll', name: 'a' }] })).toEqual([
+    expect(issues({ connectors: [{ kind: 'hl7v2-mllp', name: 'a', port: 2575 }, { kind: 'hl7v2-mllp', name: 'a', port: 2575 }] })).toEqual([
       { at: 'connectors.1.name', message: 'another connector is already named "a"' },
+      { at: 'connectors.1.port', message: 'another connector already listens on 127.0.0.1:2575' },
     ]);
   });
 

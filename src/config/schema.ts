@@ -5,6 +5,7 @@
  */
 import cron from 'node-cron';
 import { z } from 'zod';
+import { fileDropConnectorSchema, mllpConnectorSchema } from '../../connectors/hl7v2/config';
 
 /** The sandbox portal's address in the CLI's examples (`portal-bridge sandbox-portal --port 8085`). */
 export const DEFAULT_SANDBOX_URL = 'http://127.0.0.1:8085';
@@ -120,16 +121,27 @@ const guards = z.strictObject({
   windowMinutes: z.number().int().min(1).max(10_080).default(60),
 });
 
-/** Connectors are checked by kind when they are started (issue #4); here only their identity is. */
-const connector = z.looseObject({ kind: z.string().min(1), name: z.string().min(1) });
+/** The connector kinds and their options (connectors/<format>/config.ts, README there). */
+const CONNECTOR_SCHEMAS = [mllpConnectorSchema, fileDropConnectorSchema] as const;
+export const CONNECTOR_KINDS = CONNECTOR_SCHEMAS.map((s) => s.shape.kind.value);
+const connector = z.discriminatedUnion('kind', CONNECTOR_SCHEMAS, {
+  error: (issue) => (issue.code === 'invalid_union' ? `unknown connector kind: expected one of ${CONNECTOR_KINDS.join(', ')}` : undefined),
+});
+export type ConnectorConfig = z.output<typeof connector>;
 const connectors = z
   .array(connector)
   .default([])
   .superRefine((list, ctx) => {
     const seen = new Set<string>();
+    const ports = new Set<string>();
     list.forEach((c, i) => {
       if (seen.has(c.name)) ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `another connector is already named "${c.name}"` });
       seen.add(c.name);
+      if (c.kind === 'hl7v2-mllp') {
+        const address = `${c.host}:${c.port}`;
+        if (ports.has(address)) ctx.addIssue({ code: 'custom', path: [i, 'port'], message: `another connector already listens on ${address}` });
+        ports.add(address);
+      }
     });
   });
 

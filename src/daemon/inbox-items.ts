@@ -1,12 +1,12 @@
-import { createHash } from 'node:crypto';
+import { hashKey } from '../../connectors/hl7v2/acceptance';
 import { parseHl7, splitHl7 } from '../core/hl7/message';
 import { detectFormat } from '../explain/run-inputs';
 import type { NewInboxItem } from '../store/inbox';
 
 /**
- * What a connector would store for the text of one file (DESIGN §6), until the MLLP and file-drop connectors
- * of issue #4 exist: HL7 v2 — one inbox row per message (split like a feed: batches, CR/LF/CRLF, a BOM), the
- * dedupe key its MSH-10, else a hash of its text; FHIR JSON — one row for the file, the dedupe key a hash.
+ * What `portal-bridge ingest` stores for the text of one file (DESIGN §6), without judging it as the MLLP and
+ * file-drop connectors do (the ingest worker rejects what cannot be mapped): HL7 v2 — one inbox row per message
+ * (split like a feed: batches, CR/LF/CRLF, a BOM), the dedupe key its MSH-10, else a hash of its text; FHIR JSON — one row for the file, the dedupe key a hash.
  * A message that cannot be parsed is stored too: the ingest worker rejects it with the reason (nothing is
  * dropped). Empty when the text holds nothing.
  */
@@ -30,8 +30,4 @@ function controlIdOf(text: string): string {
   } catch {
     return '';
   }
-}
-
-function hashKey(text: string): string {
-  return `sha256:${createHash('sha256').update(text, 'utf8').digest('hex')}`;
 }

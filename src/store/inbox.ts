@@ -72,8 +72,9 @@ const INSERT_CHUNK = 100;
  * the previous commit ran) and returns, in input order, each item's id and whether it was a duplicate. A duplicate
  * returns the stored row's id and ACK; nothing of it is written. Idempotent.
  */
-export async function acceptInbox(db: Db, items: readonly NewInboxItem[], options: { now?: Date } = {}): Promise<AcceptResult[]> {
-  if (items.length === 0) return [];
+export async function acceptInbox(db: Db, given: readonly NewInboxItem[], options: { now?: Date } = {}): Promise<AcceptResult[]> {
+  if (given.length === 0) return [];
+  const items = given.map(storableItem);
   const now = options.now ?? new Date();
   return writeTransaction(db, async (trx) => {
     const inserted = new Map<string, { id: number; ack?: string }>();
@@ -136,6 +137,12 @@ export async function channelStats(db: Db): Promise<ChannelStats[]> {
     duplicate: toCount(row.duplicate),
     lastMessageAt: String(row.last_message_at),
   }));
+}
+
+/** Rows now in the inbox per source and status (retention prunes processed rows, so these are not totals). */
+export async function inboxCounts(db: Db): Promise<{ source: string; status: InboxStatus; count: number }[]> {
+  const rows = (await db('inbox').select('source', 'status').count({ n: '*' }).groupBy('source', 'status').orderBy('source')) as { source: string; status: string; n: unknown }[];
+  return rows.map((r) => ({ source: r.source, status: r.status as InboxStatus, count: toCount(r.n) }));
 }
 
 /** Adds one batch to its channels' counters, in the batch's transaction (one statement per channel). */
@@ -222,6 +229,27 @@ function itemKey(source: string, dedupeKey: string): string {
 function ackOf(value: unknown): { ack?: string } {
   const ack = optionalText(value);
   return ack === undefined ? {} : { ack };
+}
+
+/**
+ * PostgreSQL text cannot hold NUL, so neither engine stores one: each becomes U+FFFD. Only input that is not HL7
+ * or JSON text holds NUL bytes, and connectors reject it (with the reason) before it gets here.
+ */
+function storableText(text: string): string {
+  return text.includes('\u0000') ? text.replaceAll('\u0000', '\uFFFD') : text;
+}
+
+function storableItem(item: NewInboxItem): NewInboxItem {
+  const texts: unknown[] = [item.raw, item.dedupeKey, item.controlId, item.ack, item.error];
+  if (!texts.some((t) => typeof t === 'string' && t.includes('\u0000'))) return item;
+  return {
+    ...item,
+    raw: storableText(item.raw),
+    dedupeKey: storableText(item.dedupeKey),
+    ...(item.controlId !== undefined && { controlId: storableText(item.controlId) }),
+    ...(item.ack !== undefined && { ack: storableText(item.ack) }),
+    ...(item.error !== undefined && { error: storableText(item.error) }),
+  };
 }
 
 function toInsertRow(item: NewInboxItem, now: Date): Record<string, unknown> {

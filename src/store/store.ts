@@ -34,7 +34,7 @@ export interface StoreOptions {
 const MODULES = {
   inbox: {
     acceptInbox: inbox.acceptInbox, setAck: inbox.setAck, nextUnprocessed: inbox.nextUnprocessed, markProcessed: inbox.markProcessed,
-    reprocessInbox: inbox.reprocessInbox, getInbox: inbox.getInbox, listRejected: inbox.listRejected, pruneProcessed: inbox.pruneProcessed, channelStats: inbox.channelStats,
+    reprocessInbox: inbox.reprocessInbox, getInbox: inbox.getInbox, listRejected: inbox.listRejected, pruneProcessed: inbox.pruneProcessed, channelStats: inbox.channelStats, inboxCounts: inbox.inboxCounts,
   },
   snapshots: {
     applySnapshotOps: snapshots.applySnapshotOps, loadSnapshot: snapshots.loadSnapshot, listPatientIds: snapshots.listPatientIds, contactsByKeys: snapshots.contactsByKeys,

@@ -101,3 +101,14 @@ export function adtMessage(controlId: string, options: { patientId?: string; typ
     'ZNK|1|J|N|N|N',
   ].join('\r');
 }
+
+/**
+ * MSA-1 (the code) and MSA-2 (the control id answered) of an ACK in whatever delimiters it uses: the field
+ * separator is read from its own MSH-1, so an ACK to a message with `MSH^~|\&` or `MSH#…` reads too. '' when absent.
+ */
+export function ackSummary(ack: string): { code: string; controlId: string } {
+  const sep = ack.startsWith('MSH') ? (ack[3] ?? '|') : '|';
+  const msa = ack.split('\r').find((l) => l.startsWith(`MSA${sep}`));
+  const fields = msa === undefined ? [] : msa.split(sep);
+  return { code: fields[1] ?? '', controlId: fields[2] ?? '' };
+}

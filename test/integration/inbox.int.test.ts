@@ -121,4 +121,16 @@ describeEachDatabase('inbox', (db) => {
       expect(await store.inbox.nextUnprocessed(10)).toHaveLength(1);
     });
   });
+
+  test('NUL characters (never valid HL7 or JSON text) are stored as U+FFFD on both engines; the row and its dedupe still work', async () => {
+    await db.withStore(async (store) => {
+      const raw = 'MSH|^~\\&|EHR\u0000|X\rPID|1';
+      const item = hl7('N\u00001', { raw, status: 'rejected', errorCode: 'ERR_HL7_UNPARSEABLE', error: 'has \u0000' });
+      const [first] = await store.inbox.acceptInbox([item], { now: T0 });
+      const [again] = await store.inbox.acceptInbox([item], { now: T0 });
+      expect(again).toEqual({ id: first!.id, duplicate: true });
+      const row = await store.inbox.getInbox(first!.id);
+      expect(row).toMatchObject({ raw: 'MSH|^~\\&|EHR\uFFFD|X\rPID|1', dedupeKey: 'N\uFFFD1', error: 'has \uFFFD' });
+    });
+  });
 });

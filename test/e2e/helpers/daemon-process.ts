@@ -23,6 +23,8 @@ export interface TestDaemonConfig {
   readonly sandboxUrl: string;
   readonly database: { file: string } | { url: string };
   readonly concurrency?: number;
+  /** The config's `connectors:` list (default none). */
+  readonly connectors?: readonly Record<string, unknown>[];
 }
 
 /** Writes `<dir>/daemon.yaml` (short leases and backoff, so crashes heal in seconds) and returns the env to run with. */
@@ -36,6 +38,7 @@ export function writeDaemonConfig(c: TestDaemonConfig): { configFile: string; en
       mapping: { path: path.join(ROOT, 'mappings', 'hl7v2-default.yaml') },
       portal: { kind: 'sandbox', baseUrl: c.sandboxUrl, timeoutMs: 5000 },
       jobs: { concurrency: c.concurrency ?? 4, leaseMs: 2000, maxAttempts: 50, backoff: { baseMs: 100, factor: 2, capMs: 1000 } },
+      ...(c.connectors !== undefined && { connectors: c.connectors }),
     }),
   );
   // A database URL is read from the environment only when it could hold a password: keep it there.
