@@ -1,4 +1,5 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -29,4 +30,45 @@ test('start runs the daemon until told to stop, then stops it gracefully: exit 0
     await sandbox.close();
     rmSync(tmp, { recursive: true, force: true });
   }
+});
+
+describe('start with connectors', () => {
+  let tmp: string;
+  beforeEach(() => {
+    tmp = mkdtempSync(path.join(os.tmpdir(), 'pb-start-conn-'));
+  });
+  afterEach(() => rmSync(tmp, { recursive: true, force: true }));
+
+  const run = async (connector: string): Promise<{ code: number; errors: string[] }> => {
+    const config = path.join(tmp, 'site.yaml');
+    writeFileSync(config, `database:\n  file: ${JSON.stringify(path.join(tmp, 'bridge.db'))}\nconnectors:\n  - ${connector}\n`);
+    const errors: string[] = [];
+    const code = await startCommand({ config: [config] }, { out: () => undefined, err: (t) => errors.push(t) }, new Promise<string>(() => undefined), { logStream: new PassThrough() });
+    return { code, errors };
+  };
+
+  test('a port already in use: exit 1 naming the connector and the address; nothing started', async () => {
+    const busy = net.createServer();
+    await new Promise<void>((resolve) => busy.listen(0, '127.0.0.1', resolve));
+    const { port } = busy.address() as net.AddressInfo;
+    try {
+      expect(await run(`{ kind: hl7v2-mllp, name: adt, port: ${port} }`)).toEqual({
+        code: 1,
+        errors: [`portal-bridge: connector adt: 127.0.0.1:${port}: the port is already in use [ERR_CONNECTOR_START]; nothing was started`],
+      });
+    } finally {
+      await new Promise<void>((resolve) => busy.close(() => resolve()));
+    }
+  });
+
+  test('an unreadable certificate or a missing drop folder: exit 2 naming the option and the path', async () => {
+    const cert = path.join(tmp, 'missing.crt');
+    expect(await run(`{ kind: hl7v2-mllp, name: adt, port: 2575, tls: { certFile: ${JSON.stringify(cert)}, keyFile: k.pem } }`)).toEqual({
+      code: 2,
+      errors: [`portal-bridge: connector adt: tls.certFile ${cert} cannot be read (ENOENT) [ERR_CONFIG_INVALID]; nothing was started`],
+    });
+    const drop = await run(`{ kind: hl7v2-file, name: drop, dir: ${JSON.stringify(path.join(tmp, 'nope'))} }`);
+    expect(drop.code).toBe(2);
+    expect(drop.errors.join('\n')).toMatch(/connector drop: .*nope/);
+  });
 });

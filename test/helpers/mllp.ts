@@ -8,7 +8,9 @@ import { frame, MllpDecoder } from '../../connectors/hl7v2/framing';
 
 export class MllpTestClient {
   private readonly acks: string[] = [];
-  private readonly waiters: ((ack: string) => void)[] = [];
+  /** Each waiting nextAck: called with the ACK, or with undefined when the connection closed first. */
+  private readonly waiters: ((ack: string | undefined) => void)[] = [];
+  private isClosed = false;
   private readonly decoder = new MllpDecoder(64 * 1024 * 1024);
   readonly closed: Promise<void>;
 
@@ -22,7 +24,13 @@ export class MllpTestClient {
       }
     });
     socket.on('error', () => undefined);
-    this.closed = new Promise((resolve) => socket.once('close', () => resolve()));
+    this.closed = new Promise((resolve) =>
+      socket.once('close', () => {
+        this.isClosed = true;
+        for (const waiter of this.waiters.splice(0)) waiter(undefined);
+        resolve();
+      }),
+    );
   }
 
   static async connect(port: number, options: { tls?: tls.ConnectionOptions } = {}): Promise<MllpTestClient> {
@@ -44,19 +52,21 @@ export class MllpTestClient {
     this.socket.write(bytes);
   }
 
-  /** The next ACK, or a rejection after `timeoutMs`. */
+  /** The next ACK; a rejection after `timeoutMs`, or as soon as the connection has closed without one. */
   nextAck(timeoutMs = 5000): Promise<string> {
     const ready = this.acks.shift();
     if (ready !== undefined) return Promise.resolve(ready);
+    if (this.isClosed) return Promise.reject(new Error('connection closed before an ACK'));
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         const i = this.waiters.indexOf(waiter);
         if (i >= 0) this.waiters.splice(i, 1);
         reject(new Error(`no ACK within ${timeoutMs} ms`));
       }, timeoutMs);
-      const waiter = (ack: string): void => {
+      const waiter = (ack: string | undefined): void => {
         clearTimeout(timer);
-        resolve(ack);
+        if (ack === undefined) reject(new Error('connection closed before an ACK'));
+        else resolve(ack);
       };
       this.waiters.push(waiter);
     });

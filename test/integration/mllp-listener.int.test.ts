@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { startMllpListener, type MllpListener, type MllpListenerOptions } from '../../connectors/hl7v2/mllp-listener';
 import { createLogger } from '../../src/log';
@@ -209,6 +211,33 @@ describeEachDatabase('MLLP listener', (db) => {
         expect(all).not.toContain('Testparent');
         expect(all).not.toContain('example.org');
         expect(all).not.toContain('P-L1');
+      });
+    });
+  });
+
+  test('TLS, and mutual TLS: a client with a certificate from the configured CA is served; one without, or with another, is refused', async () => {
+    const tls = (name: string): Buffer => readFileSync(path.join(__dirname, '..', 'fixtures', 'tls', name));
+    await db.withStore(async (store) => {
+      await withListener(store, { tls: { cert: tls('server.crt'), key: tls('server.key'), ca: tls('ca.crt') } }, async ({ listener, logLines }) => {
+        const good = await MllpTestClient.connect(listener.port, { tls: { ca: tls('ca.crt'), cert: tls('client.crt'), key: tls('client.key') } });
+        try {
+          expect(hl7Field(await good.send(adtMessage('T1')), 'MSA', 1)).toBe('AA');
+        } finally {
+          await good.close();
+        }
+        for (const client of [{}, { cert: tls('rogue.crt'), key: tls('rogue.key') }]) {
+          const refused = MllpTestClient.connect(listener.port, { tls: { ca: tls('ca.crt'), ...client } }).then(async (c) => {
+            // TLS 1.3 reports the refusal after the handshake: the first exchange fails.
+            try {
+              await c.send(adtMessage('T2'), 2000);
+            } finally {
+              c.socket.destroy();
+            }
+          });
+          await expect(refused).rejects.toThrow();
+        }
+        expect((await store.inbox.nextUnprocessed(10)).map((r) => r.controlId)).toEqual(['T1']);
+        expect(logLines.some((l) => l.includes('TLS handshake refused'))).toBe(true);
       });
     });
   });
