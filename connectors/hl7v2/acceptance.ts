@@ -17,6 +17,8 @@ import { translateInput } from '../../src/ingest/translate-input';
 import type { NewInboxItem } from '../../src/store/inbox';
 import { HL7_ERROR, readAckHeader, type AckHeader, type AckOutcome, type AckProblem } from './ack';
 
+const MAX_CONTROL_ID = 199;
+
 export interface ChannelRules {
   readonly mapping: Mapping;
   /** MSH-11.1 values taken (P production, T training, D debugging); undefined takes any. */
@@ -68,7 +70,9 @@ export function judgeMessage(text: string, rules: ChannelRules): Verdict {
   try {
     translateInput('hl7v2', text, { hl7v2: rules.mapping });
     const controlId = header.controlId.trim();
-    return { ...base, ...(controlId !== '' && { dedupeKey: controlId }), outcome: 'accept' };
+    if (controlId === '') return { ...base, outcome: 'accept' };
+    // MSH-10 is at most 199 characters (v2.5+); a longer one is keyed by its hash, which still catches retransmissions.
+    return { ...base, dedupeKey: controlId.length <= MAX_CONTROL_ID ? controlId : hashKey(`MSH-10:${controlId}`), outcome: 'accept' };
   } catch (e) {
     if (!isBridgeError(e)) throw e;
     return refuseFor(e, base);

@@ -87,9 +87,15 @@ export function readAckHeader(text: string): AckHeader {
   };
 }
 
-/** True when MSH-15 or MSH-16 asks for enhanced acknowledgement mode. */
+/** HL7 table 0155, the values of MSH-15 and MSH-16. */
+const ACK_TYPES = new Set(['AL', 'NE', 'ER', 'SU']);
+
+/**
+ * True when MSH-15 or MSH-16 asks for enhanced acknowledgement mode: only a table 0155 value counts, so a header
+ * whose next segment was glued onto it (`…|2.3||| EVN|A01…`) is still answered in original mode.
+ */
 export function isEnhancedMode(header: AckHeader): boolean {
-  return header.acceptAckType !== '' || header.applicationAckType !== '';
+  return ACK_TYPES.has(header.acceptAckType) || ACK_TYPES.has(header.applicationAckType);
 }
 
 /** The accept outcome of one message before it is put in ACK words. */

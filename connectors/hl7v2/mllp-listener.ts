@@ -6,7 +6,8 @@
  *
  * - Durable before the ACK: the ACK is written after the transaction holding its row has committed. A commit
  *   that fails sends no ACK and closes the connection, so the sender sends again (nothing was stored).
- * - Group commit without a timer (group-commit.ts): what arrives while one commit runs shares the next.
+ * - Group commit without a timer (group-commit.ts): what arrives while one commit runs shares the next; a
+ *   commit that fails is split in halves until the bad row is alone.
  * - Order: one connection's messages are stored (inbox ids) and answered in the order received.
  * - Retransmission: the same accepted MSH-10 on this channel is not stored again; the stored ACK is sent again.
  * - Bad input never crashes the listener: garbage between frames is skipped, an oversized frame is answered AR
@@ -221,22 +222,18 @@ export async function startMllpListener(options: MllpListenerOptions): Promise<M
   };
 }
 
-/** Stores a batch in one transaction; when that fails, each item alone, so one bad row cannot block the others. */
+/**
+ * Stores a batch in one transaction; when that fails, each half on its own (recursively), so one bad row cannot
+ * block the others and costs only log2(batch) extra commits to find.
+ */
 async function storeIsolated(store: Pick<Store, 'inbox'>, items: readonly NewInboxItem[], log: Logger): Promise<CommitOutcome[]> {
   try {
     return await store.inbox.acceptInbox(items);
   } catch (e) {
     if (items.length === 1) return [{ failed: e }];
-    log.warn('batch commit failed: storing its messages one by one', { messages: items.length, error: e });
-    const out: CommitOutcome[] = [];
-    for (const item of items) {
-      try {
-        out.push(...(await store.inbox.acceptInbox([item])));
-      } catch (err) {
-        out.push({ failed: err });
-      }
-    }
-    return out;
+    log.warn('batch commit failed: storing its halves apart', { messages: items.length, error: e });
+    const half = Math.ceil(items.length / 2);
+    return [...(await storeIsolated(store, items.slice(0, half), log)), ...(await storeIsolated(store, items.slice(half), log))];
   }
 }
 

@@ -117,7 +117,8 @@ export function adtMessage(controlId: string, options: { patientId?: string; typ
  * separator is read from its own MSH-1, so an ACK to a message with `MSH^~|\&` or `MSH#…` reads too. '' when absent.
  */
 export function ackSummary(ack: string): { code: string; controlId: string } {
-  const sep = ack.startsWith('MSH') ? (ack[3] ?? '|') : '|';
+  // By code point: a separator outside the BMP is one character, two UTF-16 units.
+  const sep = ack.startsWith('MSH') ? String.fromCodePoint(ack.codePointAt(3) ?? 0x7c) : '|';
   const msa = ack.split('\r').find((l) => l.startsWith(`MSA${sep}`));
   const fields = msa === undefined ? [] : msa.split(sep);
   return { code: fields[1] ?? '', controlId: fields[2] ?? '' };

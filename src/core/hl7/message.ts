@@ -216,15 +216,15 @@ export function leafValue(repetition: string, comp: number, sub: number, d: Hl7D
 /** Delimiters from an MSH line, or a one-line problem. */
 export function readDelimiters(msh: string): Hl7Delimiters | string {
   const field = msh[3];
-  if (field === undefined || /[\sA-Za-z0-9]/.test(field)) return 'MSH-1 (the field separator) is missing or is not a delimiter character';
+  if (field === undefined || !/^[\x21-\x7e]$/.test(field) || /[A-Za-z0-9]/.test(field)) return 'MSH-1 (the field separator) is missing or is not a delimiter character';
   const end = msh.indexOf(field, 4);
   const encoding = end < 0 ? msh.slice(4) : msh.slice(4, end);
   if (encoding.length < 4 || encoding.length > 5) {
     return `MSH-2 must hold 4 encoding characters (component, repetition, escape, subcomponent), found ${encoding.length}`;
   }
   const chars = [field, ...encoding];
-  if (new Set(chars).size !== chars.length || chars.some((c) => /[\sA-Za-z0-9]/.test(c))) {
-    return 'MSH-1/MSH-2 delimiters must be distinct non-alphanumeric characters';
+  if (new Set(chars).size !== chars.length || chars.some((c) => !/^[\x21-\x7e]$/.test(c) || /[A-Za-z0-9]/.test(c))) {
+    return 'MSH-1/MSH-2 delimiters must be distinct printable ASCII characters that are not letters or digits';
   }
   const [component = '', repetition = '', escape = '', subcomponent = '', truncation] = [...encoding];
   return { field, component, repetition, escape, subcomponent, ...(truncation !== undefined && { truncation }) };
