@@ -3,7 +3,6 @@
  * its cursor. `(source, dedupe_key)` is unique, so a retransmission is stored once and its stored ACK replayed.
  */
 import type { Db } from './db';
-import { chunks, writeTransaction } from './db';
 import { fromJson, oneLine, optionalText, toCount, toDbTime, toId, toJson } from './column-values';
 
 export const INBOX_FORMATS = ['hl7v2', 'fhir'] as const;
@@ -64,53 +63,7 @@ export interface InboxOutcome {
   readonly warnings?: readonly string[];
 }
 
-// SQLite compiles a multi-row insert into a compound SELECT (at most 500 terms).
-const INSERT_CHUNK = 100;
-
-/**
- * Stores a batch of inputs in ONE transaction (group commit: the listener passes everything that arrived while
- * the previous commit ran) and returns, in input order, each item's id and whether it was a duplicate. A duplicate
- * returns the stored row's id and ACK; nothing of it is written. Idempotent.
- */
-export async function acceptInbox(db: Db, given: readonly NewInboxItem[], options: { now?: Date } = {}): Promise<AcceptResult[]> {
-  if (given.length === 0) return [];
-  const items = given.map(storableItem);
-  const now = options.now ?? new Date();
-  return writeTransaction(db, async (trx) => {
-    const inserted = new Map<string, { id: number; ack?: string }>();
-    for (const part of chunks(items, INSERT_CHUNK)) {
-      const rows = await trx('inbox')
-        .insert(part.map((item) => toInsertRow(item, now)))
-        .onConflict(['source', 'dedupe_key'])
-        .ignore()
-        .returning(['id', 'source', 'dedupe_key', 'ack']);
-      for (const row of rows as { id: unknown; source: string; dedupe_key: string; ack: unknown }[]) {
-        inserted.set(itemKey(row.source, row.dedupe_key), { id: toId(row.id), ...ackOf(row.ack) });
-      }
-    }
-    const missing = [...new Set(items.map((i) => itemKey(i.source, i.dedupeKey)).filter((k) => !inserted.has(k)))];
-    const existing = new Map<string, { id: number; ack?: string }>();
-    for (const part of chunks(missing, INSERT_CHUNK)) {
-      const pairs = part.map((k) => JSON.parse(k) as [string, string]);
-      const rows = await trx('inbox').select('id', 'source', 'dedupe_key', 'ack').whereIn(['source', 'dedupe_key'], pairs);
-      for (const row of rows as { id: unknown; source: string; dedupe_key: string; ack: unknown }[]) {
-        existing.set(itemKey(row.source, row.dedupe_key), { id: toId(row.id), ...ackOf(row.ack) });
-      }
-    }
-    const seen = new Set<string>();
-    const results = items.map((item) => {
-      const key = itemKey(item.source, item.dedupeKey);
-      const fresh = inserted.get(key);
-      const firstTime = fresh !== undefined && !seen.has(key);
-      seen.add(key);
-      const stored = fresh ?? existing.get(key);
-      if (stored === undefined) throw new Error('inbox row vanished inside its transaction');
-      return { id: stored.id, duplicate: !firstTime, ...(stored.ack === undefined ? {} : { ack: stored.ack }) };
-    });
-    await countChannels(trx, items, results, now);
-    return results;
-  });
-}
+export { acceptInbox } from './inbox-accept';
 
 /** A channel's counters (`portal-bridge status`). */
 export interface ChannelStats {
@@ -143,33 +96,6 @@ export async function channelStats(db: Db): Promise<ChannelStats[]> {
 export async function inboxCounts(db: Db): Promise<{ source: string; status: InboxStatus; count: number }[]> {
   const rows = (await db('inbox').select('source', 'status').count({ n: '*' }).groupBy('source', 'status').orderBy('source')) as { source: string; status: string; n: unknown }[];
   return rows.map((r) => ({ source: r.source, status: r.status as InboxStatus, count: toCount(r.n) }));
-}
-
-/** Adds one batch to its channels' counters, in the batch's transaction (one statement per channel). */
-async function countChannels(trx: Db, items: readonly NewInboxItem[], results: readonly AcceptResult[], now: Date): Promise<void> {
-  const bySource = new Map<string, { received: number; accepted: number; rejected: number; duplicate: number; last: string }>();
-  items.forEach((item, i) => {
-    const at = toDbTime(item.receivedAt ?? now);
-    const counts = bySource.get(item.source) ?? { received: 0, accepted: 0, rejected: 0, duplicate: 0, last: at };
-    counts.received += 1;
-    if (results[i]?.duplicate === true) counts.duplicate += 1;
-    else if (item.status === 'rejected') counts.rejected += 1;
-    else counts.accepted += 1;
-    if (at > counts.last) counts.last = at;
-    bySource.set(item.source, counts);
-  });
-  for (const [source, c] of bySource) {
-    await trx('channel_stats')
-      .insert({ source, received: c.received, accepted: c.accepted, rejected: c.rejected, duplicate: c.duplicate, last_message_at: c.last })
-      .onConflict('source')
-      .merge({
-        received: trx.raw('channel_stats.received + excluded.received'),
-        accepted: trx.raw('channel_stats.accepted + excluded.accepted'),
-        rejected: trx.raw('channel_stats.rejected + excluded.rejected'),
-        duplicate: trx.raw('channel_stats.duplicate + excluded.duplicate'),
-        last_message_at: trx.raw('CASE WHEN excluded.last_message_at > channel_stats.last_message_at THEN excluded.last_message_at ELSE channel_stats.last_message_at END'),
-      });
-  }
 }
 
 /** Records the ACK sent for a stored input (replayed for retransmissions). */
@@ -220,55 +146,6 @@ export async function listRejected(db: Db, page: { limit: number; offset?: numbe
 /** Retention: deletes accepted and ignored rows processed before `olderThan`. Rejected and unprocessed rows stay. */
 export async function pruneProcessed(db: Db, options: { olderThan: Date }): Promise<number> {
   return db('inbox').whereIn('status', ['accepted', 'ignored']).where('processed_at', '<', toDbTime(options.olderThan)).delete();
-}
-
-function itemKey(source: string, dedupeKey: string): string {
-  return JSON.stringify([source, dedupeKey]);
-}
-
-function ackOf(value: unknown): { ack?: string } {
-  const ack = optionalText(value);
-  return ack === undefined ? {} : { ack };
-}
-
-/**
- * PostgreSQL text cannot hold NUL, so neither engine stores one: each becomes U+FFFD. Only input that is not HL7
- * or JSON text holds NUL bytes, and connectors reject it (with the reason) before it gets here.
- */
-function storableText(text: string): string {
-  return text.includes('\u0000') ? text.replaceAll('\u0000', '\uFFFD') : text;
-}
-
-function storableItem(item: NewInboxItem): NewInboxItem {
-  const texts: unknown[] = [item.raw, item.dedupeKey, item.controlId, item.ack, item.error];
-  if (!texts.some((t) => typeof t === 'string' && t.includes('\u0000'))) return item;
-  return {
-    ...item,
-    raw: storableText(item.raw),
-    dedupeKey: storableText(item.dedupeKey),
-    ...(item.controlId !== undefined && { controlId: storableText(item.controlId) }),
-    ...(item.ack !== undefined && { ack: storableText(item.ack) }),
-    ...(item.error !== undefined && { error: storableText(item.error) }),
-  };
-}
-
-function toInsertRow(item: NewInboxItem, now: Date): Record<string, unknown> {
-  const receivedAt = toDbTime(item.receivedAt ?? now);
-  const rejected = item.status === 'rejected';
-  return {
-    source: item.source,
-    dedupe_key: item.dedupeKey,
-    format: item.format,
-    control_id: item.controlId ?? null,
-    raw: item.raw,
-    received_at: receivedAt,
-    status: rejected ? 'rejected' : 'received',
-    error_code: item.errorCode ?? null,
-    error: item.error === undefined ? null : oneLine(item.error),
-    warnings: null,
-    processed_at: rejected ? receivedAt : null,
-    ack: item.ack ?? null,
-  };
 }
 
 function fromRow(row: Record<string, unknown>): InboxRow {

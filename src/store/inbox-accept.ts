@@ -1,0 +1,272 @@
+/**
+ * Storing input in the inbox: the hot path of every connector (the MLLP listener commits here before each ACK),
+ * so it is one round trip per batch on both engines instead of a query-builder transaction of five statements.
+ * Same SQL semantics on both, checked by the same tests (test/integration/inbox.int.test.ts):
+ *
+ * - SQLite: the batch runs synchronously on the store's one better-sqlite3 connection, taken from knex's pool
+ *   (or the caller's transaction), with cached prepared statements, in `BEGIN IMMEDIATE` (a savepoint inside the
+ *   caller's transaction).
+ * - PostgreSQL: ONE statement (its own transaction, or part of the caller's): the rows arrive as arrays and are
+ *   unnested, inserted with ON CONFLICT DO NOTHING, the rows already there are read from the statement's
+ *   snapshot, and the channel counters are upserted — all in data-modifying CTEs.
+ */
+import type { Db } from './db';
+import { dialectOf } from './db';
+import { oneLine, optionalText, toDbTime, toId } from './column-values';
+import type { AcceptResult, NewInboxItem } from './inbox';
+
+/** One row to insert, in column order. */
+interface Row {
+  readonly source: string;
+  readonly dedupeKey: string;
+  readonly format: string;
+  readonly controlId: string | null;
+  readonly raw: string | null;
+  readonly receivedAt: string;
+  readonly status: 'received' | 'rejected';
+  readonly errorCode: string | null;
+  readonly error: string | null;
+  readonly processedAt: string | null;
+  readonly ack: string | null;
+}
+
+interface Stored {
+  readonly id: number;
+  readonly ack?: string;
+}
+
+/**
+ * Stores a batch of inputs in ONE transaction (group commit: the listener passes everything that arrived while
+ * the previous commit ran) and returns, in input order, each item's id and whether it was a duplicate. A duplicate
+ * returns the stored row's id and ACK; nothing of it is written. The channel counters (`channelStats`) move in the
+ * same transaction. Idempotent. Inside a caller's transaction (`db` a knex transaction) it joins it.
+ */
+export async function acceptInbox(db: Db, given: readonly NewInboxItem[], options: { now?: Date } = {}): Promise<AcceptResult[]> {
+  if (given.length === 0) return [];
+  const now = options.now ?? new Date();
+  const rows = given.map((item) => toRow(storableItem(item), now));
+  const { inserted, existing } = dialectOf(db) === 'postgres' ? await acceptPostgres(db, rows) : await acceptSqlite(db, rows);
+  const seen = new Set<string>();
+  return rows.map((row) => {
+    const key = itemKey(row.source, row.dedupeKey);
+    const fresh = inserted.get(key);
+    const firstTime = fresh !== undefined && !seen.has(key);
+    seen.add(key);
+    const stored = fresh ?? existing.get(key);
+    if (stored === undefined) throw new Error('inbox row vanished inside its transaction');
+    return { id: stored.id, duplicate: !firstTime, ...(stored.ack === undefined ? {} : { ack: stored.ack }) };
+  });
+}
+
+// ------------------------------------------------------------------------------------------------------------
+// SQLite
+
+interface SqliteStatement {
+  get(...params: unknown[]): unknown;
+  run(...params: unknown[]): unknown;
+}
+interface SqliteConnection {
+  prepare(sql: string): SqliteStatement;
+  transaction<F extends (...args: never[]) => unknown>(fn: F): F & { immediate: F };
+}
+interface SqliteStatements {
+  readonly insert: SqliteStatement;
+  readonly find: SqliteStatement;
+  readonly count: SqliteStatement;
+  readonly batch: (rows: readonly Row[]) => { inserted: Map<string, Stored>; existing: Map<string, Stored> };
+}
+
+const COUNT_SQL = `INSERT INTO channel_stats (source, received, accepted, rejected, duplicate, last_message_at) VALUES (?, ?, ?, ?, ?, ?)
+  ON CONFLICT (source) DO UPDATE SET
+    received = channel_stats.received + excluded.received,
+    accepted = channel_stats.accepted + excluded.accepted,
+    rejected = channel_stats.rejected + excluded.rejected,
+    duplicate = channel_stats.duplicate + excluded.duplicate,
+    last_message_at = CASE WHEN excluded.last_message_at > channel_stats.last_message_at THEN excluded.last_message_at ELSE channel_stats.last_message_at END`;
+
+const statementCache = new WeakMap<object, SqliteStatements>();
+
+function sqliteStatements(conn: SqliteConnection): SqliteStatements {
+  const cached = statementCache.get(conn);
+  if (cached !== undefined) return cached;
+  const insert = conn.prepare(
+    `INSERT INTO inbox (source, dedupe_key, format, control_id, raw, received_at, status, error_code, error, processed_at, ack)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (source, dedupe_key) DO NOTHING RETURNING id, ack`,
+  );
+  const find = conn.prepare('SELECT id, ack FROM inbox WHERE source = ? AND dedupe_key = ?');
+  const count = conn.prepare(COUNT_SQL);
+  const batch = conn.transaction((rows: readonly Row[]) => {
+    const inserted = new Map<string, Stored>();
+    const existing = new Map<string, Stored>();
+    const counts = new Map<string, Counts>();
+    for (const row of rows) {
+      const key = itemKey(row.source, row.dedupeKey);
+      const c = countsOf(counts, row);
+      if (inserted.has(key) || existing.has(key)) {
+        c.duplicate += 1;
+        continue;
+      }
+      const fresh = insert.get(row.source, row.dedupeKey, row.format, row.controlId, row.raw, row.receivedAt, row.status, row.errorCode, row.error, row.processedAt, row.ack) as
+        | { id: unknown; ack: unknown }
+        | undefined;
+      if (fresh !== undefined) {
+        inserted.set(key, stored(fresh));
+        if (row.status === 'rejected') c.rejected += 1;
+        else c.accepted += 1;
+      } else {
+        existing.set(key, stored(find.get(row.source, row.dedupeKey) as { id: unknown; ack: unknown }));
+        c.duplicate += 1;
+      }
+    }
+    for (const [source, c] of counts) count.run(source, c.received, c.accepted, c.rejected, c.duplicate, c.last);
+    return { inserted, existing };
+  });
+  const statements = { insert, find, count, batch: (rows: readonly Row[]) => batch.immediate(rows) };
+  statementCache.set(conn, statements);
+  return statements;
+}
+
+async function acceptSqlite(db: Db, rows: readonly Row[]): Promise<{ inserted: Map<string, Stored>; existing: Map<string, Stored> }> {
+  // The store's one connection (or the caller's transaction's): knex hands it out only when no other transaction
+  // of this process holds it, so this never interleaves with another writer.
+  const conn = (await db.client.acquireConnection()) as SqliteConnection;
+  try {
+    return sqliteStatements(conn).batch(rows);
+  } finally {
+    await db.client.releaseConnection(conn);
+  }
+}
+
+// ------------------------------------------------------------------------------------------------------------
+// PostgreSQL
+
+const POSTGRES_SQL = `
+WITH input AS (
+  SELECT * FROM unnest(?::int[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[])
+    AS t(ord, source, dedupe_key, format, control_id, raw, received_at, status, error_code, error, processed_at, ack)
+), ins AS (
+  INSERT INTO inbox (source, dedupe_key, format, control_id, raw, received_at, status, error_code, error, processed_at, ack)
+  SELECT source, dedupe_key, format, control_id, raw, received_at, status, error_code, error, processed_at, ack FROM input ORDER BY ord
+  ON CONFLICT (source, dedupe_key) DO NOTHING
+  RETURNING id, source, dedupe_key, status, ack
+), old AS (
+  SELECT i.id, i.source, i.dedupe_key, i.ack FROM inbox i JOIN (SELECT DISTINCT source, dedupe_key FROM input) k USING (source, dedupe_key)
+), received AS (
+  SELECT source, count(*) AS n, max(received_at) AS last FROM input GROUP BY source
+), fresh AS (
+  SELECT source, count(*) AS stored, count(*) FILTER (WHERE status = 'received') AS accepted, count(*) FILTER (WHERE status = 'rejected') AS rejected
+  FROM ins GROUP BY source
+), counted AS (
+  INSERT INTO channel_stats (source, received, accepted, rejected, duplicate, last_message_at)
+  SELECT r.source, r.n, coalesce(f.accepted, 0), coalesce(f.rejected, 0), r.n - coalesce(f.stored, 0), r.last FROM received r LEFT JOIN fresh f USING (source)
+  ORDER BY r.source
+  ON CONFLICT (source) DO UPDATE SET
+    received = channel_stats.received + excluded.received,
+    accepted = channel_stats.accepted + excluded.accepted,
+    rejected = channel_stats.rejected + excluded.rejected,
+    duplicate = channel_stats.duplicate + excluded.duplicate,
+    last_message_at = GREATEST(channel_stats.last_message_at, excluded.last_message_at)
+)
+SELECT true AS fresh, id, source, dedupe_key, ack FROM ins
+UNION ALL
+SELECT false AS fresh, id, source, dedupe_key, ack FROM old`;
+
+async function acceptPostgres(db: Db, rows: readonly Row[]): Promise<{ inserted: Map<string, Stored>; existing: Map<string, Stored> }> {
+  const column = <K extends keyof Row>(k: K): Row[K][] => rows.map((r) => r[k]);
+  const bindings: unknown[] = [
+    rows.map((_, i) => i),
+    column('source'),
+    column('dedupeKey'),
+    column('format'),
+    column('controlId'),
+    column('raw'),
+    column('receivedAt'),
+    column('status'),
+    column('errorCode'),
+    column('error'),
+    column('processedAt'),
+    column('ack'),
+  ];
+  // Each binding is an array (node-postgres sends it as a PostgreSQL array); knex's typings know only scalars.
+  const result = (await db.raw(POSTGRES_SQL, bindings as readonly string[])) as { rows: { fresh: boolean; id: unknown; source: string; dedupe_key: string; ack: unknown }[] };
+  const inserted = new Map<string, Stored>();
+  const existing = new Map<string, Stored>();
+  for (const row of result.rows) (row.fresh ? inserted : existing).set(itemKey(row.source, row.dedupe_key), stored(row));
+  // A row another session committed while this statement waited on its key is not in this statement's snapshot.
+  const missing = rows.filter((r) => !inserted.has(itemKey(r.source, r.dedupeKey)) && !existing.has(itemKey(r.source, r.dedupeKey)));
+  for (const r of missing) {
+    const found = (await db('inbox').select('id', 'ack').where({ source: r.source, dedupe_key: r.dedupeKey }).first()) as { id: unknown; ack: unknown } | undefined;
+    if (found !== undefined) existing.set(itemKey(r.source, r.dedupeKey), stored(found));
+  }
+  return { inserted, existing };
+}
+
+// ------------------------------------------------------------------------------------------------------------
+
+interface Counts {
+  received: number;
+  accepted: number;
+  rejected: number;
+  duplicate: number;
+  last: string;
+}
+
+function countsOf(counts: Map<string, Counts>, row: Row): Counts {
+  let c = counts.get(row.source);
+  if (c === undefined) {
+    c = { received: 0, accepted: 0, rejected: 0, duplicate: 0, last: row.receivedAt };
+    counts.set(row.source, c);
+  }
+  c.received += 1;
+  if (row.receivedAt > c.last) c.last = row.receivedAt;
+  return c;
+}
+
+function stored(row: { id: unknown; ack: unknown }): Stored {
+  const ack = optionalText(row.ack);
+  return ack === undefined ? { id: toId(row.id) } : { id: toId(row.id), ack };
+}
+
+function itemKey(source: string, dedupeKey: string): string {
+  return `${source}\u0000${dedupeKey}`;
+}
+
+/**
+ * PostgreSQL text cannot hold NUL, so neither engine stores one: each becomes U+FFFD. Only input that is not HL7
+ * or JSON text holds NUL bytes, and connectors reject it (with the reason) before it gets here.
+ */
+function storableText(text: string): string {
+  return text.includes('\u0000') ? text.replaceAll('\u0000', '\uFFFD') : text;
+}
+
+function storableItem(item: NewInboxItem): NewInboxItem {
+  const texts: unknown[] = [item.raw, item.dedupeKey, item.controlId, item.ack, item.error];
+  if (!texts.some((t) => typeof t === 'string' && t.includes('\u0000'))) return item;
+  return {
+    ...item,
+    raw: storableText(item.raw),
+    dedupeKey: storableText(item.dedupeKey),
+    ...(item.controlId !== undefined && { controlId: storableText(item.controlId) }),
+    ...(item.ack !== undefined && { ack: storableText(item.ack) }),
+    ...(item.error !== undefined && { error: storableText(item.error) }),
+  };
+}
+
+function toRow(item: NewInboxItem, now: Date): Row {
+  const receivedAt = toDbTime(item.receivedAt ?? now);
+  const rejected = item.status === 'rejected';
+  return {
+    source: item.source,
+    dedupeKey: item.dedupeKey,
+    format: item.format,
+    controlId: item.controlId ?? null,
+    // A missing text (a caller's bug) reaches the database as NULL and fails its NOT NULL constraint.
+    raw: (item.raw as string | undefined) ?? null,
+    receivedAt,
+    status: rejected ? 'rejected' : 'received',
+    errorCode: item.errorCode ?? null,
+    error: item.error === undefined ? null : oneLine(item.error),
+    processedAt: rejected ? receivedAt : null,
+    ack: item.ack ?? null,
+  };
+}
