@@ -13,7 +13,7 @@ import { createHash } from 'node:crypto';
 import { splitHl7 } from '../../src/core/hl7/message';
 import type { Mapping } from '../../src/core/mapping/types';
 import { BridgeError, isBridgeError, type ErrorCode } from '../../src/errors';
-import { translateInput } from '../../src/ingest/translate-input';
+import { translateHl7Messages } from '../../src/ingest/translate-input';
 import type { NewInboxItem } from '../../src/store/inbox';
 import { HL7_ERROR, readAckHeader, type AckHeader, type AckOutcome, type AckProblem } from './ack';
 
@@ -43,9 +43,9 @@ export function judgeMessage(text: string, rules: ChannelRules): Verdict {
   const header = readAckHeader(text);
   // A message the channel refuses is keyed by its text, so that it never shadows a good retransmission with the
   // same MSH-10 (a frame cut short, then sent again whole); the same bad bytes again are still a duplicate.
-  const base = { header, dedupeKey: hashKey(text) };
   const refuse = (outcome: AckOutcome, errorCode: ErrorCode, code: AckProblem['code'], words: string): Verdict => ({
-    ...base,
+    header,
+    dedupeKey: hashKey(text),
     outcome,
     errorCode,
     problem: { code, text: words },
@@ -68,15 +68,15 @@ export function judgeMessage(text: string, rules: ChannelRules): Verdict {
     );
   }
   try {
-    translateInput('hl7v2', text, { hl7v2: rules.mapping });
-    const controlId = header.controlId.trim();
-    if (controlId === '') return { ...base, outcome: 'accept' };
-    // MSH-10 is at most 199 characters (v2.5+); a longer one is keyed by its hash, which still catches retransmissions.
-    return { ...base, dedupeKey: controlId.length <= MAX_CONTROL_ID ? controlId : hashKey(`MSH-10:${controlId}`), outcome: 'accept' };
+    translateHl7Messages(messages, rules.mapping);
   } catch (e) {
     if (!isBridgeError(e)) throw e;
-    return refuseFor(e, base);
+    return refuseFor(e, { header, dedupeKey: hashKey(text) });
   }
+  const controlId = header.controlId.trim();
+  if (controlId === '') return { header, dedupeKey: hashKey(text), outcome: 'accept' };
+  // MSH-10 is at most 199 characters (v2.5+); a longer one is keyed by its hash, which still catches retransmissions.
+  return { header, dedupeKey: controlId.length <= MAX_CONTROL_ID ? controlId : hashKey(`MSH-10:${controlId}`), outcome: 'accept' };
 }
 
 function refuseFor(e: BridgeError, base: Pick<Verdict, 'header' | 'dedupeKey'>): Verdict {

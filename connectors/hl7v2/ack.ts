@@ -156,7 +156,7 @@ export function buildAck(header: AckHeader, options: BuildAckOptions): string {
     header.sendingFacility,
     hl7Timestamp(options.at),
     '',
-    ['ACK', escape(header.event), 'ACK'].join(d.component).replace(new RegExp(`${escapeRegExp(d.component)}+$`), ''),
+    header.event === '' ? 'ACK' : ['ACK', escape(header.event), 'ACK'].join(d.component),
     escape(options.ackControlId),
     header.processingId === '' ? 'P' : header.processingId,
     version === '' ? '2.5.1' : version,
@@ -198,10 +198,6 @@ export function escapeText(text: string, d: Hl7Delimiters): string {
     else out += ch;
   }
   return out;
-}
-
-function escapeRegExp(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
 let cachedSecond = -1;

@@ -1,6 +1,6 @@
 import { fhirToSnapshot, isRejected } from '../../connectors/fhir/to-snapshot';
 import { hl7ToSnapshot } from '../../connectors/hl7v2/to-snapshot';
-import { parseHl7, splitHl7 } from '../core/hl7/message';
+import { parseHl7, splitHl7, type RawHl7 } from '../core/hl7/message';
 import type { Mapping } from '../core/mapping/types';
 import type { SnapshotOp } from '../core/model';
 import { BridgeError } from '../errors';
@@ -33,7 +33,11 @@ export function translateInput(format: 'hl7v2' | 'fhir', raw: string, mappings: 
 }
 
 function translateHl7(raw: string, mapping: Mapping): TranslatedInput {
-  const messages = splitHl7(raw);
+  return translateHl7Messages(splitHl7(raw), mapping);
+}
+
+/** translateInput for HL7 text already split by splitHl7 (the MLLP listener splits once to judge a frame). */
+export function translateHl7Messages(messages: readonly RawHl7[], mapping: Mapping): TranslatedInput {
   if (messages.length === 0) throw new BridgeError('ERR_HL7_UNPARSEABLE', 'no HL7 message found (a message starts with MSH)');
   const ops: SnapshotOp[] = [];
   const warnings: string[] = [];
