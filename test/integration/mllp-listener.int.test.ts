@@ -241,4 +241,22 @@ describeEachDatabase('MLLP listener', (db) => {
       });
     });
   });
+
+  test('an idle connection is closed after idleTimeoutMs; one that keeps sending is not', async () => {
+    await db.withStore(async (store) => {
+      await withListener(store, { idleTimeoutMs: 300 }, async ({ client, logLines }) => {
+        const idle = await client();
+        const busy = await client();
+        const started = Date.now();
+        for (let i = 0; i < 6; i++) {
+          expect(hl7Field(await busy.send(adtMessage(`I${i}`)), 'MSA', 1)).toBe('AA');
+          await new Promise((r) => setTimeout(r, 100));
+        }
+        await idle.closed;
+        expect(Date.now() - started).toBeGreaterThanOrEqual(250);
+        expect(busy.socket.destroyed).toBe(false);
+        expect(logLines.some((l) => l.includes('idle connection closed'))).toBe(true);
+      });
+    });
+  });
 });
