@@ -17,6 +17,7 @@ import { DEFAULT_TIMING, type DaemonTiming } from './daemon/timing';
 import { WakeSignal } from './daemon/wake-signal';
 import { workerStep } from './daemon/worker-loop';
 import type { IngestDeps } from './ingest/ingest-worker';
+import type { Mappings } from './ingest/translate-input';
 import { createLogger, type Logger } from './log';
 import type { PortalClient } from './portal/port';
 import { createRestPortalClient } from './portal/rest';
@@ -33,6 +34,8 @@ export interface DaemonOptions {
   readonly config: Config;
   /** The mapping at `config.mapping.path`, validated; its policy decides and its time zone runs the schedules. */
   readonly mapping: Mapping;
+  /** Mappings of the other input formats (`mapping.others`), with the same policy. */
+  readonly otherMappings?: readonly Mapping[];
   /** Where the JSON log lines go; stdout by default. */
   readonly logStream?: NodeJS.WritableStream;
   /** The clock; the real one by default (the demo runs on the example cases' date). */
@@ -85,6 +88,7 @@ export function createConfiguredPortal(config: Config): PortalClient {
 /** Opens and migrates the store, builds the portal client, starts the loops and schedules. */
 export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   const { config, mapping } = options;
+  const mappings: Mappings = Object.fromEntries([mapping, ...(options.otherMappings ?? [])].map((m) => [m.format, m]));
   const timing: DaemonTiming = { ...DEFAULT_TIMING, ...options.timing };
   const now = options.now ?? (() => new Date());
   const log = createLogger({ level: config.log.level, base: { service: 'portal-bridge' }, ...(options.logStream !== undefined && { stream: options.logStream }) });
@@ -108,7 +112,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   try {
     connectors = await startConnectors(config.connectors, {
       store,
-      mappings: { [mapping.format]: mapping },
+      mappings,
       log: log.child({ loop: 'connector' }),
       now,
       onStored: () => inboxSignal.wake(),
@@ -119,7 +123,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   }
   const portal = createConfiguredPortal(config);
   const policy = mapping.policy;
-  const ingestDeps: IngestDeps = { store, mappings: { [mapping.format]: mapping }, policy, now, log: log.child({ loop: 'ingest' }) };
+  const ingestDeps: IngestDeps = { store, mappings, policy, now, log: log.child({ loop: 'ingest' }) };
   const reconcileDeps: ReconcileDeps = { store, portal, policy, practice: config.practice.id, invitation: { channel: 'email', method: 'link' }, now, log, guard: config.guards, refs };
   const retry = { ...config.jobs.backoff, maxAttempts: config.jobs.maxAttempts };
 

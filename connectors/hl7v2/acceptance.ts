@@ -9,12 +9,14 @@
  * Every outcome is stored (rejected ones with the reason); only the ACK code differs.
  */
 import { isUtf8 } from 'node:buffer';
-import { createHash } from 'node:crypto';
 import { splitHl7 } from '../../src/core/hl7/message';
 import type { Mapping } from '../../src/core/mapping/types';
 import { BridgeError, isBridgeError, type ErrorCode } from '../../src/errors';
 import { translateHl7Messages } from '../../src/ingest/translate-input';
 import type { NewInboxItem } from '../../src/store/inbox';
+import { hashKey } from '../dedupe-key';
+
+export { hashKey } from '../dedupe-key';
 import { HL7_ERROR, readAckHeader, type AckHeader, type AckOutcome, type AckProblem } from './ack';
 
 const MAX_CONTROL_ID = 199;
@@ -127,9 +129,4 @@ export function inboxItemFor(verdict: Verdict, text: string, source: string, at:
 export function decodeText(bytes: Buffer, encoding: 'utf-8' | 'latin1'): string {
   if (encoding === 'latin1' || !isUtf8(bytes)) return bytes.toString('latin1');
   return bytes.toString('utf8');
-}
-
-/** `sha256:<hex>` of a text: the dedupe key of input without a control id. */
-export function hashKey(text: string): string {
-  return `sha256:${createHash('sha256').update(text, 'utf8').digest('hex')}`;
 }

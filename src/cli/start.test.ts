@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { startSandboxPortal } from '../portal/sandbox';
+import { bundledMappingText } from '../../test/helpers/mappings';
 import { startCommand } from './start';
 
 test('start runs the daemon until told to stop, then stops it gracefully: exit 0, transitions logged', async () => {
@@ -70,5 +71,36 @@ describe('start with connectors', () => {
     const drop = await run(`{ kind: hl7v2-file, name: drop, dir: ${JSON.stringify(path.join(tmp, 'nope'))} }`);
     expect(drop.code).toBe(2);
     expect(drop.errors.join('\n')).toMatch(/connector drop: .*nope/);
+  });
+});
+
+describe('start with a mapping per input format (mapping.others)', () => {
+  let tmp: string;
+  beforeEach(() => {
+    tmp = mkdtempSync(path.join(os.tmpdir(), 'pb-start-maps-'));
+  });
+  afterEach(() => rmSync(tmp, { recursive: true, force: true }));
+
+  const run = async (mapping: string): Promise<{ code: number; errors: string[] }> => {
+    const config = path.join(tmp, 'site.yaml');
+    writeFileSync(config, `database:\n  file: ${JSON.stringify(path.join(tmp, 'bridge.db'))}\nmapping:\n${mapping}\n`);
+    const errors: string[] = [];
+    const code = await startCommand({ config: [config], printConfig: true }, { out: () => undefined, err: (t) => errors.push(t) }, new Promise<string>(() => undefined));
+    return { code, errors };
+  };
+
+  test('HL7 v2 and FHIR together with the same policy: accepted', async () => {
+    expect(await run('  path: mappings/hl7v2-default.yaml\n  others: [mappings/fhir-default.yaml]')).toEqual({ code: 0, errors: [] });
+  });
+
+  test('two mappings of one format, or policies that differ: exit 2 saying which', async () => {
+    const same = await run('  path: mappings/hl7v2-default.yaml\n  others: [mappings/hl7v2-default.yaml]');
+    expect(same.code).toBe(2);
+    expect(same.errors.join('\n')).toMatch(/mapping\.others\.0\) is a hl7v2 mapping like mapping\.path/);
+    const fhir = path.join(tmp, 'fhir.yaml');
+    writeFileSync(fhir, bundledMappingText('fhir').replace(/minorAgeLimit: \d+/, 'minorAgeLimit: 12'));
+    const differ = await run(`  path: mappings/hl7v2-default.yaml\n  others: [${JSON.stringify(fhir)}]`);
+    expect(differ.code).toBe(2);
+    expect(differ.errors.join('\n')).toMatch(/policy block of .*fhir\.yaml \(mapping\.others\.0\) differs/);
   });
 });

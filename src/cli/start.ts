@@ -1,7 +1,9 @@
 import type { Command } from 'commander';
 import { Writable } from 'node:stream';
 import { describeConfig } from '../config/load';
+import type { Config } from '../config/schema';
 import { formatProblem } from '../core/mapping/load';
+import type { Mapping } from '../core/mapping/types';
 import { startDaemon, type DaemonOptions } from '../daemon';
 import { watchStopSignals } from '../daemon/stop-signals';
 import { isBridgeError, type BridgeError } from '../errors';
@@ -24,17 +26,12 @@ export async function startCommand(opts: StartOptions, io: CliIo, until: Promise
   const config = loadCliConfig(opts.config, io, 'nothing was started');
   if (config === undefined) return EXIT.usage;
   if (opts.printConfig === true) io.out(describeConfig(config).replace(/\n$/, ''));
-  const mappingFile = resolveMappingPath(config.mapping.path);
-  const loaded = loadMappingFile(mappingFile);
-  if (!loaded.ok) {
-    io.err(`portal-bridge: mapping ${mappingFile} (mapping.path) has ${loaded.problems.length} problem(s); nothing was started:`);
-    io.err(loaded.problems.map((p) => `  ${formatProblem(p)}`).join('\n'));
-    return EXIT.usage;
-  }
+  const mappings = loadConfiguredMappings(config, io);
+  if (mappings === undefined) return EXIT.usage;
   if (opts.printConfig === true) return EXIT.ok;
   let daemon;
   try {
-    daemon = await startDaemon({ config, mapping: loaded.mapping, logStream: extra.logStream ?? lineStream(io), ...(extra.timing !== undefined && { timing: extra.timing }) });
+    daemon = await startDaemon({ config, mapping: mappings.primary, otherMappings: mappings.others, logStream: extra.logStream ?? lineStream(io), ...(extra.timing !== undefined && { timing: extra.timing }) });
   } catch (e) {
     if (isConnectorFailure(e)) {
       io.err(`portal-bridge: ${e.message} [${e.code}]; nothing was started`);
@@ -44,6 +41,37 @@ export async function startCommand(opts: StartOptions, io: CliIo, until: Promise
   }
   await daemon.stop(await until);
   return EXIT.ok;
+}
+
+/**
+ * `mapping.path` and `mapping.others`, validated: every problem of every file, one file per input format, and the
+ * same policy block in all of them (one policy decides who gets access, whatever the input format).
+ */
+function loadConfiguredMappings(config: Config, io: CliIo): { primary: Mapping; others: Mapping[] } | undefined {
+  const files = [{ option: 'mapping.path', file: resolveMappingPath(config.mapping.path) }, ...config.mapping.others.map((f, i) => ({ option: `mapping.others.${i}`, file: resolveMappingPath(f) }))];
+  const loaded: Mapping[] = [];
+  for (const { option, file } of files) {
+    const result = loadMappingFile(file);
+    if (!result.ok) {
+      io.err(`portal-bridge: mapping ${file} (${option}) has ${result.problems.length} problem(s); nothing was started:`);
+      io.err(result.problems.map((p) => `  ${formatProblem(p)}`).join('\n'));
+      return undefined;
+    }
+    loaded.push(result.mapping);
+  }
+  const [primary, ...others] = loaded as [Mapping, ...Mapping[]];
+  for (const [i, other] of others.entries()) {
+    const file = files[i + 1]?.file ?? '';
+    if (other.format === primary.format) {
+      io.err(`portal-bridge: mapping ${file} (mapping.others.${i}) is a ${other.format} mapping like mapping.path: give one mapping per input format; nothing was started`);
+      return undefined;
+    }
+    if (JSON.stringify(other.policy) !== JSON.stringify(primary.policy)) {
+      io.err(`portal-bridge: the policy block of ${file} (mapping.others.${i}) differs from mapping.path's: one policy decides who gets access, make them the same; nothing was started`);
+      return undefined;
+    }
+  }
+  return { primary, others };
 }
 
 /** A connector that could not start (connectors/registry.ts names it first in its message). */

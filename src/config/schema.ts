@@ -51,7 +51,10 @@ const database = z.strictObject({
 });
 
 const mapping = z.strictObject({
+  /** The mapping profile; its policy block decides who gets access. */
   path: z.string().min(1).default('mappings/hl7v2-default.yaml'),
+  /** Mappings for the other input formats (at most one per format); their policy blocks must equal path's. */
+  others: z.array(z.string().min(1)).max(1).default([]),
 });
 
 const portal = z
