@@ -32,6 +32,10 @@ export const ERROR_CATALOG = {
   ERR_INTERNAL: { class: 'permanent', meaning: 'A bug: an error that is not a BridgeError. The job goes to the failed list for support.' },
   ERR_CONNECTOR_START: { class: 'permanent', meaning: 'A connector could not start (its port is in use, say): start-up stops and names the connector.' },
   ERR_CONFIG_INVALID: { class: 'permanent', meaning: 'The configuration is invalid: start-up is refused with every problem listed.' },
+  ERR_FHIR_AUTH: { class: 'permanent', meaning: 'The FHIR authorization server refused our client (token endpoint 400/401/403, e.g. invalid_client), or the FHIR server answered 401 again to a fresh token.' },
+  ERR_FHIR_UNAVAILABLE: { class: 'transient', meaning: 'The FHIR server or its token endpoint answered 429/5xx, timed out or could not be reached, still after the HTTP retries (Retry-After honoured).' },
+  ERR_FHIR_REQUEST: { class: 'permanent', meaning: 'The FHIR server refused a request (4xx other than 401/429, or 501), or a URL left the FHIR base URL\'s origin.' },
+  ERR_FHIR_MALFORMED: { class: 'permanent', meaning: 'The FHIR server or its token endpoint answered 2xx with a body that is not the JSON expected (not JSON, no resourceType, not a Bundle).' },
 } as const satisfies Record<string, { class: ErrorClass; meaning: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOG;
