@@ -116,6 +116,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       log: log.child({ loop: 'connector' }),
       now,
       onStored: () => inboxSignal.wake(),
+      secrets: config.connectorSecrets,
     });
   } catch (e) {
     await store.close();

@@ -3,6 +3,7 @@
  * (`portal-bridge start --print-config`).
  */
 import { stringify } from 'yaml';
+import { connectorSecretVariable } from '../../connectors/fhir/config';
 import type { ConfigProblem } from './layers';
 import type { Config } from './schema';
 
@@ -50,6 +51,7 @@ export function maskConfig(config: Config): Record<string, unknown> {
     database: { ...config.database, ...(config.database.url !== undefined && { url: maskUrl(config.database.url) }) },
     portal: { ...config.portal, apiToken: secret(config.portal.apiToken, 'PORTAL_BRIDGE_PORTAL_API_TOKEN') },
     admin: { ...config.admin, token: secret(config.admin.token, 'PORTAL_BRIDGE_ADMIN_TOKEN') },
+    connectorSecrets: Object.fromEntries(Object.keys(config.connectorSecrets).map((name) => [name, `[secret from ${connectorSecretVariable(name)}]`])),
     log: { ...config.log, refKey: config.log.refKeySource === 'env' ? '[secret from PORTAL_BRIDGE_LOG_REF_KEY]' : '[derived from practice.id and the database location]' },
   };
 }

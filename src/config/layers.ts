@@ -60,6 +60,9 @@ export function fileLayer(text: string, file: string, problems: ConfigProblem[])
   return { value, originOf: () => origin };
 }
 
+/** PORTAL_BRIDGE_CONNECTOR_<NAME>_SECRET: read by load.ts for the connector it names (connectorSecrets). */
+export const CONNECTOR_SECRET = /^PORTAL_BRIDGE_CONNECTOR_([A-Z0-9_]+)_SECRET$/;
+
 /**
  * PORTAL_BRIDGE_* variables as a layer. An empty variable counts as unset. Unknown PORTAL_BRIDGE_ variables are
  * problems (a typo would otherwise be ignored); values are never echoed, since some are secrets.
@@ -68,7 +71,7 @@ export function envLayer(env: Readonly<Record<string, string | undefined>>, prob
   const value: Record<string, unknown> = {};
   const variables = new Map<string, string>();
   for (const variable of Object.keys(env).sort()) {
-    if (!variable.startsWith(ENV_PREFIX) || variable === ENV_NAME_VARIABLE) continue;
+    if (!variable.startsWith(ENV_PREFIX) || variable === ENV_NAME_VARIABLE || CONNECTOR_SECRET.test(variable)) continue;
     const raw = env[variable];
     const setting = SETTING_BY_VARIABLE.get(variable);
     if (setting === undefined) {

@@ -42,7 +42,7 @@ describe('loadConfig', () => {
     const r = ok({ cwd });
     const { log, ...rest } = r.config;
     const { log: defaultLog, ...defaults } = ConfigSchema.parse({});
-    expect(rest).toEqual(defaults);
+    expect(rest).toEqual({ ...defaults, connectorSecrets: {} });
     expect(log).toEqual({ ...defaultLog, refKey: expect.stringMatching(/^[0-9a-f]{64}$/), refKeySource: 'derived' });
     expect(r.files).toEqual([path.join(repo, 'config', 'default.yaml')]);
     expect(r.warnings.join('\n')).toMatch(/log\.refKey is not set/);
@@ -230,7 +230,7 @@ database:
     expect(problems({ cwd, files: ['one.yaml'] })).toEqual([{ source: 'file', file: 'one.yaml', line: 3, column: 31, at: 'connectors.1.name', message: 'another connector is already named "drop"' }]);
     expect(problems({ cwd, files: ['two.yaml'] }).map((p) => `${p.line}: ${p.at}: ${p.message}`)).toEqual([
       '2: connectors.0.maxMesageBytes: unknown key "maxMesageBytes"',
-      '3: connectors.1.kind: unknown connector kind: expected one of hl7v2-mllp, hl7v2-file',
+      '3: connectors.1.kind: unknown connector kind: expected one of hl7v2-mllp, hl7v2-file, fhir-poll, fhir-subscription',
       expect.stringMatching(/^4: connectors.2.name: a connector name is letters/),
       expect.stringMatching(/^5: connectors.3.dir: /),
     ]);
@@ -252,5 +252,30 @@ database:
     expect(problems({ cwd: workdir(), env: { PORTAL_BRIDGE_ENV: '../etc' } })).toEqual([
       { source: 'env', variable: 'PORTAL_BRIDGE_ENV', at: '', message: expect.stringMatching(/letters, digits/) },
     ]);
+  });
+
+  test('FHIR connectors: a subscription names an existing poller, and its secret comes from the environment only', () => {
+    const yaml = [
+      'mapping: { path: mappings/fhir-default.yaml }',
+      'connectors:',
+      '  - { kind: fhir-poll, name: ehr, baseUrl: "https://ehr.example.org/fhir" }',
+      '  - { kind: fhir-subscription, name: ehr-hooks, poller: ehr, port: 8091 }',
+      '  - { kind: fhir-subscription, name: lost, poller: nobody, port: 8092 }',
+      '',
+    ].join('\n');
+    const cwd = workdir({ 'f.yaml': yaml });
+    const found = problems({ cwd, files: ['f.yaml'], env: { PORTAL_BRIDGE_CONNECTOR_EHR_HOOKS_SECRET: 'short', PORTAL_BRIDGE_CONNECTOR_GHOST_SECRET: 'x'.repeat(20) } });
+    expect(found.map((p) => `${p.variable ?? p.at}: ${p.message}`)).toEqual([expect.stringMatching(/^connectors\.2\.poller: no fhir-poll connector is named "nobody"/)]);
+    const fixed = yaml.replace(/\n {2}- \{ kind: fhir-subscription, name: lost.*\n/, '\n');
+    const cwd2 = workdir({ 'f.yaml': fixed });
+    const secretProblems = problems({ cwd: cwd2, files: ['f.yaml'], env: { PORTAL_BRIDGE_CONNECTOR_EHR_HOOKS_SECRET: 'short', PORTAL_BRIDGE_CONNECTOR_GHOST_SECRET: 'x'.repeat(20) } });
+    expect(secretProblems.map((p) => `${p.variable}: ${p.message}`).sort()).toEqual([
+      'PORTAL_BRIDGE_CONNECTOR_EHR_HOOKS_SECRET: at least 16 characters (e.g. `openssl rand -hex 32`)',
+      'PORTAL_BRIDGE_CONNECTOR_GHOST_SECRET: no fhir-subscription connector of this name needs a secret',
+    ]);
+    expect(problems({ cwd: cwd2, files: ['f.yaml'] }).map((p) => p.variable)).toEqual(['PORTAL_BRIDGE_CONNECTOR_EHR_HOOKS_SECRET']);
+    const { config } = ok({ cwd: cwd2, files: ['f.yaml'], env: { PORTAL_BRIDGE_CONNECTOR_EHR_HOOKS_SECRET: 's'.repeat(32) } });
+    expect(config.connectorSecrets).toEqual({ 'ehr-hooks': 's'.repeat(32) });
+    expect(config.connectors[0]).toMatchObject({ kind: 'fhir-poll', relatedPersonSearch: 'search', overlapMs: 60000, resourceTypes: ['Patient', 'RelatedPerson', 'Appointment'] });
   });
 });

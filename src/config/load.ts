@@ -7,8 +7,9 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { z } from 'zod';
+import { connectorSecretVariable } from '../../connectors/fhir/config';
 import { configWarnings } from './describe';
-import { envLayer, fileLayer, flagLayer, isRecord, type ConfigProblem, type Layer, type Origin } from './layers';
+import { CONNECTOR_SECRET, envLayer, fileLayer, flagLayer, isRecord, type ConfigProblem, type Layer, type Origin } from './layers';
 import { ConfigSchema, type Config, type ParsedConfig } from './schema';
 import { closest, ENV_NAME_VARIABLE, SETTING_BY_KEY } from './settings';
 
@@ -69,10 +70,35 @@ export function loadConfig(options: LoadConfigOptions = {}): LoadConfigResult {
   if (envName === 'production' && !(isRecord(merged['log']) && merged['log']['refKey'] !== undefined)) {
     problems.push({ source: 'env', variable: 'PORTAL_BRIDGE_LOG_REF_KEY', at: 'log.refKey', message: 'required in production (e.g. `openssl rand -hex 32`): it keys the refs in the logs' });
   }
+  const connectorSecrets = parsed.success ? readConnectorSecrets(env, parsed.data.connectors, problems) : {};
   if (problems.length > 0 || !parsed.success) return { ok: false, problems: sortProblems(problems, files.map((f) => display(f, cwd))) };
 
-  const config = deepFreeze(withRefKey(parsed.data, cwd));
+  const config = deepFreeze({ ...withRefKey(parsed.data, cwd), connectorSecrets });
   return { ok: true, config, files: files.map((f) => display(f, cwd)), warnings: configWarnings(config) };
+}
+
+/**
+ * Connector secrets come from the environment only: PORTAL_BRIDGE_CONNECTOR_<NAME>_SECRET for every connector that
+ * needs one (fhir-subscription: the shared secret of its notifications). A missing one, a short one, or one that
+ * names no such connector is a problem.
+ */
+function readConnectorSecrets(env: Readonly<Record<string, string | undefined>>, connectors: ParsedConfig['connectors'], problems: ConfigProblem[]): Record<string, string> {
+  const secrets: Record<string, string> = {};
+  const needed = new Map(connectors.filter((c) => c.kind === 'fhir-subscription').map((c) => [connectorSecretVariable(c.name), c.name]));
+  for (const variable of Object.keys(env).sort()) {
+    if (!CONNECTOR_SECRET.test(variable)) continue;
+    const value = env[variable] ?? '';
+    const name = needed.get(variable);
+    if (name === undefined) problems.push({ source: 'env', variable, at: '', message: 'no fhir-subscription connector of this name needs a secret' });
+    else if (value.length < 16) problems.push({ source: 'env', variable, at: '', message: 'at least 16 characters (e.g. `openssl rand -hex 32`)' });
+    else secrets[name] = value;
+  }
+  connectors.forEach((c, i) => {
+    if (c.kind !== 'fhir-subscription' || secrets[c.name] !== undefined) return;
+    const variable = connectorSecretVariable(c.name);
+    if (env[variable] === undefined || env[variable] === '') problems.push({ source: 'env', variable, at: `connectors.${i}`, message: `connector ${c.name} needs its notification secret in the environment (e.g. \`openssl rand -hex 32\`)` });
+  });
+  return secrets;
 }
 
 /** PORTAL_BRIDGE_ENV, else NODE_ENV; a name that could escape config/ is a problem. */
@@ -190,7 +216,7 @@ function sortProblems(problems: ConfigProblem[], files: readonly string[]): Conf
  * derived key keeps refs stable for an installation but is not secret (anyone who knows both can recompute refs
  * of guessed values), hence the warning and the production rule.
  */
-function withRefKey(c: ParsedConfig, cwd: string): Config {
+function withRefKey(c: ParsedConfig, cwd: string): Omit<Config, 'connectorSecrets'> {
   const { refKey, ...log } = c.log;
   if (refKey !== undefined) return { ...c, log: { ...log, refKey, refKeySource: 'env' } };
   const location = c.database.url === undefined ? path.resolve(cwd, c.database.file) : postgresLocation(c.database.url);

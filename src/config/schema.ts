@@ -5,6 +5,7 @@
  */
 import cron from 'node-cron';
 import { z } from 'zod';
+import { fhirPollConnectorSchema, fhirSubscriptionConnectorSchema } from '../../connectors/fhir/config';
 import { fileDropConnectorSchema, mllpConnectorSchema } from '../../connectors/hl7v2/config';
 
 /** The sandbox portal's address in the CLI's examples (`portal-bridge sandbox-portal --port 8085`). */
@@ -125,7 +126,7 @@ const guards = z.strictObject({
 });
 
 /** The connector kinds and their options (connectors/<format>/config.ts, README there). */
-const CONNECTOR_SCHEMAS = [mllpConnectorSchema, fileDropConnectorSchema] as const;
+const CONNECTOR_SCHEMAS = [mllpConnectorSchema, fileDropConnectorSchema, fhirPollConnectorSchema, fhirSubscriptionConnectorSchema] as const;
 export const CONNECTOR_KINDS = CONNECTOR_SCHEMAS.map((s) => s.shape.kind.value);
 const connector = z.discriminatedUnion('kind', CONNECTOR_SCHEMAS, {
   error: (issue) => (issue.code === 'invalid_union' ? `unknown connector kind: expected one of ${CONNECTOR_KINDS.join(', ')}` : undefined),
@@ -140,7 +141,10 @@ const connectors = z
     list.forEach((c, i) => {
       if (seen.has(c.name)) ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `another connector is already named "${c.name}"` });
       seen.add(c.name);
-      if (c.kind === 'hl7v2-mllp') {
+      if (c.kind === 'fhir-subscription' && !list.some((p) => p.kind === 'fhir-poll' && p.name === c.poller)) {
+        ctx.addIssue({ code: 'custom', path: [i, 'poller'], message: `no fhir-poll connector is named "${c.poller}" (it reads the resources a notification names)` });
+      }
+      if (c.kind === 'hl7v2-mllp' || c.kind === 'fhir-subscription') {
         const address = `${c.host}:${c.port}`;
         if (ports.has(address)) ctx.addIssue({ code: 'custom', path: [i, 'port'], message: `another connector already listens on ${address}` });
         ports.add(address);
@@ -174,4 +178,6 @@ export interface Config extends Omit<ParsedConfig, 'log'> {
     /** `env`: PORTAL_BRIDGE_LOG_REF_KEY; `derived`: from the practice id and the database location (not secret). */
     readonly refKeySource: 'env' | 'derived';
   };
+  /** Connector secrets by connector name, from PORTAL_BRIDGE_CONNECTOR_<NAME>_SECRET (environment only). */
+  readonly connectorSecrets: Readonly<Record<string, string>>;
 }
