@@ -44,7 +44,7 @@ export async function startPipeline(store: Store, options: { mapping?: Mapping; 
   stream.on('data', (chunk: Buffer) => logLines.push(...chunk.toString('utf8').split('\n').filter((l) => l !== '')));
   const log: Logger = createLogger({ level: 'debug', stream });
   const reconcile: ReconcileDeps = { store, portal, policy: mapping.policy, practice: 'test-practice', invitation: { channel: 'email', method: 'link' }, now, log, refs: createRefs('test-ref-key'), ...(options.guard !== undefined && { guard: options.guard }) };
-  const ingest: IngestDeps = { store, mappings: { hl7v2: mapping }, policy: mapping.policy, now, log };
+  const ingest: IngestDeps = { store, mappings: { [mapping.format]: mapping }, policy: mapping.policy, now, log };
   let seq = 0;
   return {
     control,
