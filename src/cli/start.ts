@@ -103,10 +103,11 @@ Configuration, later wins: config/default.yaml -> config/<env>.yaml -> --config 
 Logs are JSON lines on stdout. SIGTERM or Ctrl-C stops taking new work, lets work in flight finish, exits 0
 (a second signal exits at once): the connectors stop first, storing and answering what they have already read.
 
-Connectors are declared in a config file (connectors/hl7v2/README.md has every option):
+Connectors are declared in a config file (connectors/hl7v2/README.md, connectors/fhir/README.md):
   connectors:
     - { kind: hl7v2-mllp, name: adt, port: 2575 }          # MLLP listener on 127.0.0.1:2575
     - { kind: hl7v2-file, name: drop, dir: /var/hl7/in }   # file drop: processed/ and error/ beside the files
+    - { kind: fhir-poll, name: ehr-fhir, baseUrl: "https://ehr.example.org/fhir/R4" }   # needs a FHIR mapping
 \`portal-bridge status\` shows each channel's counts (received, accepted, rejected, duplicate, last message).
 
 Examples:
