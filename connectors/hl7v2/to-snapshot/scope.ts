@@ -1,5 +1,5 @@
 import type { Hl7SegmentView, ParsedHl7 } from '../../../src/core/hl7/message';
-import { evaluateHl7Path, Hl7PathError, parseHl7Path } from '../../../src/core/mapping/hl7-path';
+import { evaluateHl7Path, Hl7PathError, parseHl7Path, type Hl7Path } from '../../../src/core/mapping/hl7-path';
 import type { FieldSpec, SegmentJoin } from '../../../src/core/mapping/types';
 import { BridgeError } from '../../../src/errors';
 
@@ -101,15 +101,21 @@ function normaliseSetId(v: string): string {
   return /^\d+$/.test(t) ? String(Number(t)) : t;
 }
 
+/** Paths are parsed once: a mapping has a few dozen, read for every message (bounded, deterministic memo). */
+const PARSED_PATHS = new Map<string, Hl7Path>();
+
 /** The `read` callback of readField (values.ts) for one scope. */
 export function reader(scope: Scope): (path: string, spec: FieldSpec) => string | undefined {
   return (text, spec) => {
-    let path;
-    try {
-      path = parseHl7Path(text);
-    } catch (e) {
-      if (e instanceof Hl7PathError) throw new BridgeError('ERR_MAPPING_INVALID_PATH', `bad path "${text}": ${e.message}`);
-      throw e;
+    let path = PARSED_PATHS.get(text);
+    if (path === undefined) {
+      try {
+        path = parseHl7Path(text);
+      } catch (e) {
+        if (e instanceof Hl7PathError) throw new BridgeError('ERR_MAPPING_INVALID_PATH', `bad path "${text}": ${e.message}`);
+        throw e;
+      }
+      if (PARSED_PATHS.size < 10_000) PARSED_PATHS.set(text, path);
     }
     const segment = scope.resolve(path.segment);
     return segment === undefined ? undefined : evaluateHl7Path(path, segment, spec.as);

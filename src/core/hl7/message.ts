@@ -1,4 +1,3 @@
-import { Hl7Message } from '@medplum/core';
 import { BridgeError } from '../../errors';
 import { decodeEscapes, type Hl7Delimiters } from './escapes';
 
@@ -160,7 +159,7 @@ class ParsedMessage implements ParsedHl7 {
 
 /**
  * Parses one message (as cut by splitHl7, or any text holding exactly one). Delimiters come from MSH-1/MSH-2;
- * the header is read with medplum's `Hl7Message` (MSH segment only: the body stays lazy). Throws
+ * the header is read from the MSH segment view (as medplum's `Hl7Message` reads it; the body stays lazy). Throws
  * BridgeError('ERR_HL7_UNPARSEABLE', one-line reason) when there is no MSH, the delimiters are broken or a line
  * is not a segment.
  */
@@ -174,17 +173,18 @@ export function parseHl7(text: string): ParsedHl7 {
   }
   const d = checkStructure(segmentLines);
   if (typeof d === 'string') throw new BridgeError('ERR_HL7_UNPARSEABLE', d);
-  const msh = segmentLines[0] as string;
   const mshCount = segmentLines.reduce((n, l) => (l.startsWith('MSH') ? n + 1 : n), 0);
   if (mshCount > 1) throw new BridgeError('ERR_HL7_UNPARSEABLE', `the text holds ${mshCount} messages (MSH segments): split it first`);
-  const header = Hl7Message.parse(msh).header;
+  const segments = segmentLines.map((l) => new Hl7SegmentView(l, d));
+  const header = segments[0] as Hl7SegmentView;
+  // A header component as medplum's Hl7Message reads it (first repetition, subcomponents kept, trimmed; a test
+  // checks the two agree on every public sample) — read here without parsing the message twice.
   const headerValue = (field: number, component: number): string => {
-    const v = header.getComponent(field, component).trim();
+    const v = piece(header.rawRepetition(field), d.component, component).trim();
     return v === HL7_NULL ? '' : decodeEscapes(v, d);
   };
   const event = headerValue(9, 2);
   const messageType = event === '' ? headerValue(9, 1) : `${headerValue(9, 1)}^${event}`;
-  const segments = segmentLines.map((l) => new Hl7SegmentView(l, d));
   return new ParsedMessage(d, messageType, headerValue(10, 1), headerValue(12, 1), headerValue(7, 1), segments);
 }
 
