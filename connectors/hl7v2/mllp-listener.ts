@@ -107,8 +107,7 @@ export async function startMllpListener(options: MllpListenerOptions): Promise<M
     return results;
   });
 
-  const prepare = (f: MllpFrame): Prepared => {
-    const at = now();
+  const prepare = (f: MllpFrame, at: Date): Prepared => {
     const text = decodeText(f.payload, options.encoding ?? 'utf-8');
     const verdict = transportVerdict(f, text, maxBytes) ?? judgeSafely(text, rules, (e) => log.error('judging a message failed: stored as rejected', { error: e }));
     const code = ackCodeFor(verdict.header, verdict.outcome);
@@ -141,8 +140,10 @@ export async function startMllpListener(options: MllpListenerOptions): Promise<M
         socket.destroy();
         return;
       }
+      // The frames of one read share its time (they arrived together).
+      const at = frames.length > 0 ? now() : undefined;
       for (const f of frames) {
-        const prepared = prepare(f);
+        const prepared = prepare(f, at as Date);
         inFlight += 1;
         if (inFlight >= maxInFlight && !paused) {
           paused = true;

@@ -252,8 +252,21 @@ function storableItem(item: NewInboxItem): NewInboxItem {
   };
 }
 
+let lastTime = Number.NaN;
+let lastText = '';
+
+/** toDbTime, remembering the last one: a batch's rows mostly share their time. */
+function dbTime(at: Date): string {
+  const t = at.getTime();
+  if (t !== lastTime) {
+    lastText = toDbTime(at);
+    lastTime = t;
+  }
+  return lastText;
+}
+
 function toRow(item: NewInboxItem, now: Date): Row {
-  const receivedAt = toDbTime(item.receivedAt ?? now);
+  const receivedAt = dbTime(item.receivedAt ?? now);
   const rejected = item.status === 'rejected';
   return {
     source: item.source,
