@@ -7,7 +7,6 @@
  * guardian with both children, one welcome per account.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { startSandboxPortal, type RunningSandbox } from '../../src/portal/sandbox';
@@ -15,6 +14,7 @@ import type { Store } from '../../src/store';
 import { describeEachDatabase } from '../helpers/db';
 import { familyMessages } from '../helpers/families';
 import { hl7Field, MllpTestClient } from '../helpers/mllp';
+import { freePort } from '../helpers/net';
 import { builtCli } from './helpers/build';
 import { ensureStopped, spawnDaemon, waitFor, writeDaemonConfig, type DaemonProcess } from './helpers/daemon-process';
 import { daemonDatabase, expectConverged, queueIdle } from './helpers/families-run';
@@ -28,15 +28,6 @@ const KILLS = 3;
 beforeAll(() => {
   builtCli();
 }, 240_000);
-
-/** A port nobody listens on right now. */
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 /** A sender that sends in order, one message in flight, and sends again what was not acknowledged after a drop. */
 async function sendAll(port: number, messages: readonly string[], acked: Set<string>, stop: () => boolean): Promise<void> {

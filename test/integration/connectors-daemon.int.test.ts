@@ -3,7 +3,6 @@
  * channel and a FHIR poller feed one pipeline, which converges the sandbox portal; `status` counts per channel.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -16,17 +15,10 @@ import { familyMessages } from '../helpers/families';
 import { startFhirTestServer, type FhirTestServer } from '../helpers/fhir-server';
 import { bundledMapping } from '../helpers/mappings';
 import { hl7Field, MllpTestClient } from '../helpers/mllp';
+import { freePort } from '../helpers/net';
 import { daemonDatabase, expectConverged } from '../e2e/helpers/families-run';
 
 jest.setTimeout(60_000);
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 describeEachDatabase('daemon with MLLP and FHIR connectors', (db) => {
   let dir: string | undefined;
