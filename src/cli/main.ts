@@ -11,6 +11,7 @@ import { registerExplain } from './mappings-explain';
 import { registerTest } from './mappings-test';
 import { registerValidate } from './mappings-validate';
 import { registerSandboxPortal } from './sandbox-portal';
+import { registerBackfill } from './backfill';
 import { registerDemo } from './demo';
 import { registerIngest } from './ingest';
 import { registerMigrate } from './migrate';
@@ -41,6 +42,7 @@ export function buildProgram(io: CliIo, done: (code: ExitCode) => void): Command
   registerStatus(program, io, done);
   registerMigrate(program, io, done);
   registerIngest(program, io, done);
+  registerBackfill(program, io, done);
   registerSandboxPortal(program, io, done);
   registerFailures(program, io, done);
   registerReplay(program, io, done);
