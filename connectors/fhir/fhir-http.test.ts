@@ -321,6 +321,16 @@ describe('ndjsonLines()', () => {
     await expect(read()).rejects.toMatchObject({ code: 'ERR_FHIR_REQUEST', status: 404 });
   });
 
+  test('a file that needs the token but lives on another origin is refused, the token never sent there', async () => {
+    const srv = await fhirServer((_req, res) => res.end('{"a":1}\n'));
+    const { fhir } = http('http://127.0.0.1:9/fhir', { auth: fakeAuth().auth });
+    const read = async () => {
+      for await (const _ of fhir.ndjsonLines(`${srv.origin}/files/Patient.ndjson`, true)) void _;
+    };
+    await expect(read()).rejects.toMatchObject({ code: 'ERR_FHIR_REQUEST' });
+    expect(srv.seen).toEqual([]);
+  });
+
   test('leaving early closes the connection; a stalled stream → ERR_FHIR_UNAVAILABLE naming the line count', async () => {
     let closed = false;
     const srv = await fhirServer((req, res) => {

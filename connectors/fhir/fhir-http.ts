@@ -36,7 +36,10 @@ export interface FhirHttp {
   read(resourceType: string, id: string): Promise<FhirResource>;
   /** Absolute or base-relative URL, for $export kick-off (headers Prefer: respond-async, Accept: application/fhir+json) and status polling: returns status, headers and parsed body (no throw on 202). */
   request(url: string, init?: { method?: 'GET' | 'DELETE'; headers?: Record<string, string> }): Promise<{ status: number; headers: Headers; body: unknown }>;
-  /** Streams an NDJSON file (with the bearer token when requiresAccessToken), line by line, never the whole file in memory. */
+  /**
+   * Streams an NDJSON file line by line, never the whole file in memory. With requiresAccessToken the token is sent,
+   * and (with auth) only to the base's origin; without, no token is sent and the file may be anywhere.
+   */
   ndjsonLines(url: string, requiresAccessToken: boolean): AsyncIterable<string>;
 }
 
@@ -174,8 +177,9 @@ export function createFhirHttp(options: FhirHttpOptions): FhirHttp {
     },
 
     async *ndjsonLines(url, requiresAccessToken) {
-      const where = resolve(url, base);
-      const site = siteOf('GET', where, base);
+      // A file that needs the token is fetched only from the FHIR server's own origin: a manifest naming another
+      // host must not receive our token. A file that needs no token may live anywhere (a storage service).
+      const { url: where, site } = requiresAccessToken ? target('GET', url) : { url: resolve(url, base), site: siteOf('GET', resolve(url, base), base) };
       const stream = await retry(site, () => authorized(site, requiresAccessToken, (headers) => openStream(site, where, headers)));
       if (stream.body === null) return;
       let lines = 0;

@@ -27,8 +27,8 @@ export interface FhirPollDeps {
   readonly onStored: () => void;
 }
 
-export async function startFhirPollConnector(config: FhirPollConnectorConfig, deps: FhirPollDeps): Promise<FhirPollConnector> {
-  const log = deps.log.child({ channel: config.name, connector: 'fhir-poll' });
+/** SMART auth (when configured) and the FHIR client of a fhir-poll connector (the daemon's, and `backfill`'s). */
+export async function createConnectorHttp(config: FhirPollConnectorConfig, log: Logger, now?: () => Date): Promise<FhirHttp> {
   const auth =
     config.auth === undefined
       ? undefined
@@ -41,10 +41,15 @@ export async function startFhirPollConnector(config: FhirPollConnectorConfig, de
           ...(config.auth.kid !== undefined && { kid: config.auth.kid }),
           ...(config.auth.jku !== undefined && { jku: config.auth.jku }),
           timeoutMs: config.timeoutMs,
-          now: deps.now,
+          ...(now !== undefined && { now }),
           log,
         });
-  const http = createFhirHttp({ baseUrl: config.baseUrl, timeoutMs: config.timeoutMs, log, ...(auth !== undefined && { auth }) });
+  return createFhirHttp({ baseUrl: config.baseUrl, timeoutMs: config.timeoutMs, log, ...(auth !== undefined && { auth }) });
+}
+
+export async function startFhirPollConnector(config: FhirPollConnectorConfig, deps: FhirPollDeps): Promise<FhirPollConnector> {
+  const log = deps.log.child({ channel: config.name, connector: 'fhir-poll' });
+  const http = await createConnectorHttp(config, log, deps.now);
   const poller = createFhirPoller({
     name: config.name,
     http,

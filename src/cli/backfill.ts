@@ -1,8 +1,8 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { runBackfill, type BackfillReport } from '../../connectors/fhir/backfill';
 import type { FhirPollConnectorConfig } from '../../connectors/fhir/config';
-import { createFhirHttp, type FhirHttp } from '../../connectors/fhir/fhir-http';
-import { createSmartAuth } from '../../connectors/fhir/smart-auth';
+import type { FhirHttp } from '../../connectors/fhir/fhir-http';
+import { createConnectorHttp } from '../../connectors/fhir/poll-connector';
 import type { Config } from '../config/schema';
 import { isBridgeError } from '../errors';
 import { createLogger, type Logger } from '../log';
@@ -94,23 +94,8 @@ export function pickConnector(config: Config, wanted: string | undefined): FhirP
 }
 
 /** SMART auth (when configured) and the FHIR client, as the daemon's fhir-poll connector builds them. */
-async function connectorHttp(config: FhirPollConnectorConfig, log: Logger): Promise<FhirHttp> {
-  const child = log.child({ channel: config.name, connector: 'fhir-backfill' });
-  const auth =
-    config.auth === undefined
-      ? undefined
-      : await createSmartAuth({
-          tokenUrl: config.auth.tokenUrl,
-          clientId: config.auth.clientId,
-          scope: config.auth.scope,
-          privateKeyFile: config.auth.privateKeyFile,
-          alg: config.auth.alg,
-          ...(config.auth.kid !== undefined && { kid: config.auth.kid }),
-          ...(config.auth.jku !== undefined && { jku: config.auth.jku }),
-          timeoutMs: config.timeoutMs,
-          log: child,
-        });
-  return createFhirHttp({ baseUrl: config.baseUrl, timeoutMs: config.timeoutMs, log: child, ...(auth !== undefined && { auth }) });
+function connectorHttp(config: FhirPollConnectorConfig, log: Logger): Promise<FhirHttp> {
+  return createConnectorHttp(config, log.child({ channel: config.name, connector: 'fhir-backfill' }));
 }
 
 function summary(name: string, r: BackfillReport): string {
