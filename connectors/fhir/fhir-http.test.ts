@@ -322,7 +322,9 @@ describe('ndjsonLines()', () => {
   });
 
   test('a file that needs the token but lives on another origin is refused, the token never sent there', async () => {
-    const srv = await fhirServer((_req, res) => res.end('{"a":1}\n'));
+    const srv = await fhirServer((_req, res) => {
+      res.end('{"a":1}\n');
+    });
     const { fhir } = http('http://127.0.0.1:9/fhir', { auth: fakeAuth().auth });
     const read = async () => {
       for await (const _ of fhir.ndjsonLines(`${srv.origin}/files/Patient.ndjson`, true)) void _;
