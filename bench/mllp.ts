@@ -44,7 +44,6 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
-import { Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
 import { Hl7Connection, type Hl7MessageEvent } from '@medplum/hl7';
 import Database from 'better-sqlite3';
@@ -53,6 +52,7 @@ import { startMllpListener } from '../connectors/hl7v2/mllp-listener';
 import { loadMapping } from '../src/core/mapping/load';
 import { createLogger } from '../src/log';
 import { openStore, type Store } from '../src/store';
+import { countingSink, usage } from './support';
 
 const SERVER_IDS = ['a', 'b', 'c', 'd', 'e', 'f'] as const;
 type ServerId = (typeof SERVER_IDS)[number];
@@ -106,16 +106,6 @@ const { values: flags } = usage(() =>
 
 const pgUrl = process.env.TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const root = path.resolve(__dirname, '..', '..');
-
-/** Usage errors exit 2 with the reason (bench options are checked like a CLI's). */
-function usage<T>(read: () => T): T {
-  try {
-    return read();
-  } catch (e) {
-    console.error(e instanceof Error ? e.message : String(e));
-    process.exit(2);
-  }
-}
 
 function numberFlag(name: string, text: string, { integer, zero }: { integer: boolean; zero: boolean }): number {
   const n = Number(text.trim().replace(/_/g, ''));
@@ -376,25 +366,6 @@ async function startPostgres(): Promise<RunningServer> {
 // ---------------------------------------------------------------------------------------------------------------
 
 /** Counts log lines by level and message, parsing each JSON line as the real logger wrote it. */
-function countingSink(): { stream: Writable; counts: Map<string, number> } {
-  const counts = new Map<string, number>();
-  let rest = '';
-  const stream = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      const lines = (rest + chunk.toString('utf8')).split('\n');
-      rest = lines.pop() ?? '';
-      for (const line of lines) {
-        if (line === '') continue;
-        const { level, msg } = JSON.parse(line) as { level: string; msg: string };
-        const k = `${level} ${msg}`;
-        counts.set(k, (counts.get(k) ?? 0) + 1);
-      }
-      done();
-    },
-  });
-  return { stream, counts };
-}
-
 async function startPortalBridge(engine: 'sqlite' | 'postgres'): Promise<RunningServer> {
   const loaded = loadMapping(readFileSync(path.join(root, 'mappings', 'hl7v2-default.yaml'), 'utf8'), 'hl7v2-default.yaml');
   if (!loaded.ok) throw new Error('default mapping does not load');

@@ -29,7 +29,6 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Writable } from 'node:stream';
 import { setTimeout as delay } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { parseHl7 } from '../src/core/hl7/message';
@@ -43,6 +42,7 @@ import type { ReconcileDeps } from '../src/reconcile/reconcile-guardian';
 import { openStore, type NewInboxItem, type Store } from '../src/store';
 import { familyMessages } from '../test/helpers/families';
 import { CallTimings } from './call-timings';
+import { countingSink, positiveInt, usage } from './support';
 
 type Engine = 'sqlite' | 'postgres';
 
@@ -74,25 +74,6 @@ const childrenPer = 2;
 const pgUrl = process.env.TEST_PG_URL ?? process.env.PORTAL_BRIDGE_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const root = path.resolve(__dirname, '..', '..');
 
-/** Usage errors exit 2 with the reason (bench options are checked like a CLI's). */
-function usage<T>(read: () => T): T {
-  try {
-    return read();
-  } catch (e) {
-    console.error(e instanceof Error ? e.message : String(e));
-    process.exit(2);
-  }
-}
-
-function positiveInt(name: string, text: string): number {
-  const n = Number(text.replace(/[_,]/g, ''));
-  if (!Number.isInteger(n) || n < 1) {
-    console.error(`${name} must be a positive integer, not ${text}`);
-    process.exit(2);
-  }
-  return n;
-}
-
 const fmt = (n: number): string => n.toLocaleString('en-US');
 const secondsSince = (started: bigint): number => Number(process.hrtime.bigint() - started) / 1e9;
 
@@ -120,25 +101,6 @@ function describePhase(label: string, f: PhaseFigures, extra: string): string {
 }
 
 /** Counts log lines by level and message, parsing each JSON line as the real logger wrote it. */
-function countingSink(): { stream: Writable; counts: Map<string, number> } {
-  const counts = new Map<string, number>();
-  let rest = '';
-  const stream = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      const lines = (rest + chunk.toString('utf8')).split('\n');
-      rest = lines.pop() ?? '';
-      for (const line of lines) {
-        if (line === '') continue;
-        const { level, msg } = JSON.parse(line) as { level: string; msg: string };
-        const k = `${level} ${msg}`;
-        counts.set(k, (counts.get(k) ?? 0) + 1);
-      }
-      done();
-    },
-  });
-  return { stream, counts };
-}
-
 async function openEngine(engine: Engine, dir: string): Promise<{ store: Store; where: string; drop: () => Promise<void> }> {
   if (engine === 'sqlite') {
     const file = path.join(dir, 'store.db');
