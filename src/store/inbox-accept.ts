@@ -150,7 +150,9 @@ WITH input AS (
   ON CONFLICT (source, dedupe_key) DO NOTHING
   RETURNING id, source, dedupe_key, status, ack
 ), old AS (
-  SELECT i.id, i.source, i.dedupe_key, i.ack FROM inbox i JOIN (SELECT DISTINCT source, dedupe_key FROM input) k USING (source, dedupe_key)
+  -- One unique-index probe per key (LATERAL): a join could scan the whole inbox when the planner guesses wrong.
+  SELECT i.id, i.source, i.dedupe_key, i.ack FROM (SELECT DISTINCT source, dedupe_key FROM input) k
+  CROSS JOIN LATERAL (SELECT id, source, dedupe_key, ack FROM inbox WHERE inbox.source = k.source AND inbox.dedupe_key = k.dedupe_key) i
 ), received AS (
   SELECT source, count(*) AS n, max(received_at) AS last FROM input GROUP BY source
 ), fresh AS (
