@@ -29,6 +29,7 @@ export const ERROR_CATALOG = {
   ERR_PORTAL_UNEXPECTED: { class: 'permanent', meaning: 'The portal answered something the contract does not allow.' },
   ERR_STORE_UNAVAILABLE: { class: 'transient', meaning: 'The database could not be reached or is busy: retried.' },
   ERR_GUARD_MASS_UNLINK: { class: 'permanent', meaning: 'The mass-unlink guard held this run\'s unlinks: a person checks, then runs `portal-bridge guard release`.' },
+  ERR_JOB_ABANDONED: { class: 'permanent', meaning: 'A job\'s worker stopped before finishing it on every attempt (crash, kill, or a run longer than the lease): failed, for support to look at and replay.' },
   ERR_INTERNAL: { class: 'permanent', meaning: 'A bug: an error that is not a BridgeError. The job goes to the failed list for support.' },
   ERR_CONNECTOR_START: { class: 'permanent', meaning: 'A connector could not start (its port is in use, say): start-up stops and names the connector.' },
   ERR_CONFIG_INVALID: { class: 'permanent', meaning: 'The configuration is invalid: start-up is refused with every problem listed.' },

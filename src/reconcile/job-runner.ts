@@ -1,6 +1,6 @@
 import { isBridgeError } from '../errors';
 import type { Job } from '../store/jobs';
-import type { RetryPolicy } from '../store/retry-schedule';
+import { DEFAULT_RETRY_POLICY, type RetryPolicy } from '../store/retry-schedule';
 import { reconcileGuardian, type ReconcileDeps } from './reconcile-guardian';
 
 export interface JobRunnerOptions {
@@ -22,7 +22,7 @@ export interface JobRunnerOptions {
  * number of jobs run.
  */
 export async function runDueJobs(deps: ReconcileDeps, options: JobRunnerOptions): Promise<number> {
-  const jobs = await deps.store.jobs.claim({ workerId: options.workerId, now: deps.now(), leaseMs: options.leaseMs, limit: options.batch });
+  const jobs = await deps.store.jobs.claim({ workerId: options.workerId, now: deps.now(), leaseMs: options.leaseMs, limit: options.batch, maxAttempts: (options.retry ?? DEFAULT_RETRY_POLICY).maxAttempts });
   for (const job of jobs) await runJob(deps, options, job);
   return jobs.length;
 }

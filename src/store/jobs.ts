@@ -94,9 +94,25 @@ export async function enqueue(db: Db, keys: readonly string[], options: { now: D
  * expired (their worker died). Each becomes running, leased until now + leaseMs, attempts + 1, dirty cleared (this
  * run reads the current state). Oldest due first. On PostgreSQL concurrent claimers get disjoint jobs.
  */
-export async function claim(db: Db, options: { workerId: string; now: Date; leaseMs: number; limit: number }): Promise<Job[]> {
+export async function claim(db: Db, options: { workerId: string; now: Date; leaseMs: number; limit: number; maxAttempts?: number }): Promise<Job[]> {
   const now = toDbTime(options.now);
+  const maxAttempts = options.maxAttempts ?? DEFAULT_RETRY_POLICY.maxAttempts;
   return writeTransaction(db, async (trx) => {
+    // A job whose lease ran out on every attempt (its worker crashed, was killed, or hung each time it ran it)
+    // would otherwise be taken up again forever: with its attempts spent it goes to the failed list instead.
+    await trx('jobs')
+      .where({ status: 'running' })
+      .andWhere('locked_until', '<=', now)
+      .andWhere('attempts', '>=', maxAttempts)
+      .update({
+        status: 'failed',
+        locked_by: null,
+        locked_until: null,
+        dirty: false,
+        last_error_code: 'ERR_JOB_ABANDONED',
+        last_error: `its worker stopped before finishing it on each of ${maxAttempts} attempts (crash, kill, or a run longer than the lease)`,
+        updated_at: now,
+      });
     const due = await trx('jobs')
       .select('id')
       .where((q) => q.where({ status: 'queued' }).andWhere('next_attempt_at', '<=', now))

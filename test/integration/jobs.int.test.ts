@@ -153,6 +153,22 @@ describeEachDatabase('jobs', (db) => {
     });
   });
 
+  test('a job whose worker never finishes it goes to the failed list once its attempts are spent (not retried forever)', async () => {
+    await db.withStore(async (store) => {
+      await store.jobs.enqueue(['c:1'], { now: T0 });
+      for (let run = 0; run < 3; run++) {
+        const job = (await store.jobs.claim({ workerId: `w${run}`, now: at(run * LEASE), leaseMs: LEASE, limit: 5, maxAttempts: 3 }))[0];
+        expect(job?.attempts).toBe(run + 1);
+        // …and the worker dies: its lease runs out.
+      }
+      expect(await store.jobs.claim({ workerId: 'w9', now: at(3 * LEASE), leaseMs: LEASE, limit: 5, maxAttempts: 3 })).toEqual([]);
+      expect(await store.jobs.getJob({ key: 'c:1' })).toMatchObject({ status: 'failed', attempts: 3, lastErrorCode: 'ERR_JOB_ABANDONED', lockedBy: undefined });
+      expect((await store.jobs.listFailed({ limit: 5 })).map((j) => j.key)).toEqual(['c:1']);
+      expect(await store.jobs.requeue({ allFailed: true }, { now: at(4 * LEASE) })).toEqual(['c:1']);
+      expect((await store.jobs.claim({ workerId: 'w10', now: at(4 * LEASE), leaseMs: LEASE, limit: 5, maxAttempts: 3 }))[0]?.attempts).toBe(1);
+    });
+  });
+
   test('requeue replays failed jobs, by id or all of them', async () => {
     await db.withStore(async (store) => {
       await store.jobs.enqueue(['c:1', 'c:2', 'c:3'], { now: T0 });
