@@ -84,11 +84,19 @@ describeEachDatabase('the daemon (composition root, in-process)', (db) => {
     expect((await sandboxControl(sandbox!.url).outbox()).length).toBe(20);
     await d.runSchedule('retry-sweep');
 
+    // Retention: processed rows older than retention.processedInboxDays (30) go; newer ones stay.
+    await d.runSchedule('retention-prune');
+    expect(await d.store.knex('inbox').count({ n: '*' }).then((r) => Number((r[0] as { n: unknown }).n))).toBe(40);
+    await d.store.knex('inbox').whereIn('id', d.store.knex('inbox').select('id').orderBy('id').limit(10)).update({ processed_at: '2020-01-01T00:00:00.000Z' });
+    await d.runSchedule('retention-prune');
+    expect(await d.store.knex('inbox').count({ n: '*' }).then((r) => Number((r[0] as { n: unknown }).n))).toBe(30);
+
     expect(await d.stop('test')).toEqual({ drained: true });
     const msgs = lines.map((l) => l['msg']);
     expect(msgs).toContain('daemon started');
     expect(lines.find((l) => l['msg'] === 'daemon started')).toMatchObject({ level: 'info', database: db.dialect === 'sqlite' ? 'sqlite' : 'postgres', workers: 3, timeZone: 'America/New_York' });
     expect(lines.find((l) => l['msg'] === 'daily re-evaluation queued')).toMatchObject({ guardians: expect.any(Number) });
+    expect(lines.filter((l) => l['msg'] === 'processed inbox rows pruned').map((l) => l['rows'])).toEqual([0, 10]);
     expect(msgs.slice(-2)).toEqual(['daemon stopping', 'daemon stopped']);
     const text = JSON.stringify(lines);
     expect(text).not.toMatch(/example\.org|Parent\d|Kid\d|Child\d|2019060/);

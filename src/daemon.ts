@@ -57,7 +57,7 @@ export interface Daemon {
   wake(): void;
   /** True when no inbox row waits to be ingested and no job is queued or running. */
   isIdle(): Promise<boolean>;
-  /** Runs a schedule (`retry-sweep`, `portal-changes`, `daily-reevaluation`) now, as its cron tick would. */
+  /** Runs a schedule (`retry-sweep`, `portal-changes`, `daily-reevaluation`, `retention-prune`) now, as its cron tick would. */
   runSchedule(name: string): Promise<void>;
   /**
    * Graceful stop: stops intake (no new inbox batch, no new job claim, no new tick), lets in-flight work finish
@@ -158,6 +158,15 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
         const queued = await enqueueReevaluation({ store, policy, now });
         log.info('daily re-evaluation queued', { guardians: queued });
         workSignal.wake();
+      },
+    },
+    {
+      name: 'retention-prune',
+      expression: config.schedules.retentionPrune,
+      run: async () => {
+        const olderThan = new Date(now().getTime() - config.retention.processedInboxDays * 86_400_000);
+        const pruned = await store.inbox.pruneProcessed({ olderThan });
+        log.info('processed inbox rows pruned', { rows: pruned, olderThanDays: config.retention.processedInboxDays });
       },
     },
   ];

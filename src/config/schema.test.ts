@@ -30,7 +30,7 @@ describe('ConfigSchema', () => {
     expect(c.database).toEqual({ file: './data/portal-bridge.db', synchronous: 'FULL' });
     expect(c.portal).toEqual({ kind: 'sandbox', baseUrl: DEFAULT_SANDBOX_URL, timeoutMs: 10_000 });
     expect(c.jobs).toEqual({ concurrency: 4, leaseMs: 60_000, maxAttempts: 8, backoff: { baseMs: 1000, factor: 2, capMs: 600_000 } });
-    expect(c.schedules).toEqual({ retrySweep: '*/1 * * * *', portalChangesPoll: '*/5 * * * *', dailyReevaluation: '0 2 * * *' });
+    expect(c.schedules).toEqual({ retrySweep: '*/1 * * * *', portalChangesPoll: '*/5 * * * *', dailyReevaluation: '0 2 * * *', retentionPrune: '30 3 * * *' });
     expect(c.admin).toEqual({ host: '127.0.0.1', port: 9464 });
     expect(c.connectors).toEqual([]);
   });

@@ -92,6 +92,8 @@ const schedules = z.strictObject({
   retrySweep: cronExpression.default('*/1 * * * *'),
   portalChangesPoll: cronExpression.default('*/5 * * * *'),
   dailyReevaluation: cronExpression.default('0 2 * * *'),
+  /** Deletes processed inbox rows older than retention.processedInboxDays. */
+  retentionPrune: cronExpression.default('30 3 * * *'),
 });
 
 const log = z.strictObject({
