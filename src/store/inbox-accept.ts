@@ -7,8 +7,9 @@
  *   (or the caller's transaction), with cached prepared statements, in `BEGIN IMMEDIATE` (a savepoint inside the
  *   caller's transaction).
  * - PostgreSQL: ONE statement (its own transaction, or part of the caller's): the rows arrive as arrays and are
- *   unnested, inserted with ON CONFLICT DO NOTHING, the rows already there are read from the statement's
- *   snapshot, and the channel counters are upserted — all in data-modifying CTEs.
+ *   unnested, inserted with ON CONFLICT DO NOTHING, and the channel counters upserted, in data-modifying CTEs.
+ *   A batch of one channel (every connector's) reads the rows already stored afterwards, only when there are
+ *   some; a mixed batch reads them in the same statement.
  */
 import type { Db } from './db';
 import { dialectOf } from './db';
@@ -173,7 +174,66 @@ SELECT true AS fresh, id, source, dedupe_key, ack FROM ins
 UNION ALL
 SELECT false AS fresh, id, source, dedupe_key, ack FROM old`;
 
+/**
+ * The common case — every row of the batch on one channel (a connector's group commit) — as a lighter statement:
+ * the insert and the channel's counters only. Rows already stored (retransmissions, rare) are read afterwards.
+ */
+const POSTGRES_ONE_SOURCE_SQL = `
+WITH ins AS (
+  INSERT INTO inbox (source, dedupe_key, format, control_id, raw, received_at, status, error_code, error, processed_at, ack)
+  SELECT ?::text, dedupe_key, format, control_id, raw, received_at, status, error_code, error, processed_at, ack
+  FROM unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[]) WITH ORDINALITY
+    AS t(dedupe_key, format, control_id, raw, received_at, status, error_code, error, processed_at, ack, ord)
+  ORDER BY ord
+  ON CONFLICT (source, dedupe_key) DO NOTHING
+  RETURNING id, dedupe_key, status, ack
+), counted AS (
+  INSERT INTO channel_stats (source, received, accepted, rejected, duplicate, last_message_at)
+  SELECT ?::text, ?::bigint, count(*) FILTER (WHERE status = 'received'), count(*) FILTER (WHERE status = 'rejected'), ?::bigint - count(*), ?::text FROM ins
+  ON CONFLICT (source) DO UPDATE SET
+    received = channel_stats.received + excluded.received,
+    accepted = channel_stats.accepted + excluded.accepted,
+    rejected = channel_stats.rejected + excluded.rejected,
+    duplicate = channel_stats.duplicate + excluded.duplicate,
+    last_message_at = GREATEST(channel_stats.last_message_at, excluded.last_message_at)
+)
+SELECT id, dedupe_key, ack FROM ins`;
+
+async function acceptPostgresOneSource(db: Db, source: string, rows: readonly Row[]): Promise<{ inserted: Map<string, Stored>; existing: Map<string, Stored> }> {
+  const column = <K extends keyof Row>(k: K): Row[K][] => rows.map((r) => r[k]);
+  const last = rows.reduce((max, r) => (r.receivedAt > max ? r.receivedAt : max), rows[0]?.receivedAt ?? '');
+  const bindings: unknown[] = [
+    source,
+    column('dedupeKey'),
+    column('format'),
+    column('controlId'),
+    column('raw'),
+    column('receivedAt'),
+    column('status'),
+    column('errorCode'),
+    column('error'),
+    column('processedAt'),
+    column('ack'),
+    source,
+    rows.length,
+    rows.length,
+    last,
+  ];
+  const result = (await db.raw(POSTGRES_ONE_SOURCE_SQL, bindings as readonly string[])) as { rows: { id: unknown; dedupe_key: string; ack: unknown }[] };
+  const inserted = new Map<string, Stored>();
+  for (const row of result.rows) inserted.set(itemKey(source, row.dedupe_key), stored(row));
+  const existing = new Map<string, Stored>();
+  const missing = [...new Set(rows.filter((r) => !inserted.has(itemKey(source, r.dedupeKey))).map((r) => r.dedupeKey))];
+  if (missing.length > 0) {
+    const found = (await db('inbox').select('id', 'dedupe_key', 'ack').where({ source }).whereIn('dedupe_key', missing)) as { id: unknown; dedupe_key: string; ack: unknown }[];
+    for (const row of found) existing.set(itemKey(source, row.dedupe_key), stored(row));
+  }
+  return { inserted, existing };
+}
+
 async function acceptPostgres(db: Db, rows: readonly Row[]): Promise<{ inserted: Map<string, Stored>; existing: Map<string, Stored> }> {
+  const source = rows[0]?.source;
+  if (source !== undefined && rows.every((r) => r.source === source)) return acceptPostgresOneSource(db, source, rows);
   const column = <K extends keyof Row>(k: K): Row[K][] => rows.map((r) => r[k]);
   const bindings: unknown[] = [
     rows.map((_, i) => i),
