@@ -11,11 +11,11 @@ describeEachDatabase('store', (db) => {
       await store.knex.migrate.rollback(undefined, true);
       for (const table of STORE_TABLES) expect(await store.knex.schema.hasTable(table)).toBe(false);
 
-      expect(await store.migrate()).toEqual(['001_inbox', '002_snapshot', '003_jobs', '004_ledger', '005_audit', '006_patient_email_key', '007_welcome_triggers', '008_channel_stats']);
+      expect(await store.migrate()).toEqual(['001_inbox', '002_snapshot', '003_jobs', '004_ledger', '005_audit', '006_patient_email_key', '007_welcome_triggers', '008_channel_stats', '009_inbox_lean_indexes']);
       for (const table of STORE_TABLES) expect(await store.knex.schema.hasTable(table)).toBe(true);
       expect(await store.migrate()).toEqual([]);
       const [completed, pending] = (await store.knex.migrate.list()) as [unknown[], unknown[]];
-      expect(completed).toHaveLength(8);
+      expect(completed).toHaveLength(9);
       expect(pending).toHaveLength(0);
     } finally {
       await store.close();
@@ -28,7 +28,7 @@ describeEachDatabase('store', (db) => {
       const schema = `${String(db.options().schema)}_new`;
       const store = await openStore({ ...db.options(), schema });
       try {
-        expect(await store.migrate()).toHaveLength(8);
+        expect(await store.migrate()).toHaveLength(9);
         expect((await store.knex.raw('SELECT current_schema() AS s')).rows).toEqual([{ s: schema }]);
         expect(await store.knex.schema.withSchema(schema).hasTable('jobs')).toBe(true);
       } finally {
@@ -43,7 +43,7 @@ describeEachDatabase('store', (db) => {
     try {
       await a.knex.migrate.rollback(undefined, true);
       const applied = await Promise.all([a.migrate(), b.migrate()]);
-      expect(applied.flat().sort()).toEqual(['001_inbox', '002_snapshot', '003_jobs', '004_ledger', '005_audit', '006_patient_email_key', '007_welcome_triggers', '008_channel_stats']);
+      expect(applied.flat().sort()).toEqual(['001_inbox', '002_snapshot', '003_jobs', '004_ledger', '005_audit', '006_patient_email_key', '007_welcome_triggers', '008_channel_stats', '009_inbox_lean_indexes']);
       expect(await a.migrate()).toEqual([]);
     } finally {
       await a.close();

@@ -11,6 +11,7 @@ import { auditMigration } from './005-audit';
 import { patientEmailMigration } from './006-patient-email';
 import { welcomeTriggersMigration } from './007-welcome-triggers';
 import { channelStatsMigration } from './008-channel-stats';
+import { inboxLeanIndexesMigration } from './009-inbox-lean-indexes';
 
 interface Migration {
   readonly name: string;
@@ -18,7 +19,7 @@ interface Migration {
   down(db: Knex): Promise<void>;
 }
 
-const MIGRATIONS: readonly Migration[] = [inboxMigration, snapshotMigration, jobsMigration, ledgerMigration, auditMigration, patientEmailMigration, welcomeTriggersMigration, channelStatsMigration];
+const MIGRATIONS: readonly Migration[] = [inboxMigration, snapshotMigration, jobsMigration, ledgerMigration, auditMigration, patientEmailMigration, welcomeTriggersMigration, channelStatsMigration, inboxLeanIndexesMigration];
 
 export const migrationSource: Knex.MigrationSource<Migration> = {
   getMigrations: async () => [...MIGRATIONS],
