@@ -77,13 +77,16 @@ interface SqliteStatements {
   readonly batch: (rows: readonly Row[]) => { inserted: Map<string, Stored>; existing: Map<string, Stored> };
 }
 
-const COUNT_SQL = `INSERT INTO channel_stats (source, received, accepted, rejected, duplicate, last_message_at) VALUES (?, ?, ?, ?, ?, ?)
-  ON CONFLICT (source) DO UPDATE SET
+/** Adds a batch's counts to its channel's row (both engines). */
+const ADD_TO_COUNTERS = `ON CONFLICT (source) DO UPDATE SET
     received = channel_stats.received + excluded.received,
     accepted = channel_stats.accepted + excluded.accepted,
     rejected = channel_stats.rejected + excluded.rejected,
     duplicate = channel_stats.duplicate + excluded.duplicate,
     last_message_at = CASE WHEN excluded.last_message_at > channel_stats.last_message_at THEN excluded.last_message_at ELSE channel_stats.last_message_at END`;
+
+const COUNT_SQL = `INSERT INTO channel_stats (source, received, accepted, rejected, duplicate, last_message_at) VALUES (?, ?, ?, ?, ?, ?)
+${ADD_TO_COUNTERS}`;
 
 const statementCache = new WeakMap<object, SqliteStatements>();
 
@@ -163,16 +166,17 @@ WITH input AS (
   INSERT INTO channel_stats (source, received, accepted, rejected, duplicate, last_message_at)
   SELECT r.source, r.n, coalesce(f.accepted, 0), coalesce(f.rejected, 0), r.n - coalesce(f.stored, 0), r.last FROM received r LEFT JOIN fresh f USING (source)
   ORDER BY r.source
-  ON CONFLICT (source) DO UPDATE SET
-    received = channel_stats.received + excluded.received,
-    accepted = channel_stats.accepted + excluded.accepted,
-    rejected = channel_stats.rejected + excluded.rejected,
-    duplicate = channel_stats.duplicate + excluded.duplicate,
-    last_message_at = GREATEST(channel_stats.last_message_at, excluded.last_message_at)
+${ADD_TO_COUNTERS}
 )
 SELECT true AS fresh, id, source, dedupe_key, ack FROM ins
 UNION ALL
 SELECT false AS fresh, id, source, dedupe_key, ack FROM old`;
+
+/** The row columns after `source`, each as an array (node-postgres sends it as a PostgreSQL array). */
+function rowColumns(rows: readonly Row[]): unknown[][] {
+  const keys = ['dedupeKey', 'format', 'controlId', 'raw', 'receivedAt', 'status', 'errorCode', 'error', 'processedAt', 'ack'] as const;
+  return keys.map((k) => rows.map((r) => r[k]));
+}
 
 /**
  * The common case — every row of the batch on one channel (a connector's group commit) — as a lighter statement:
@@ -190,30 +194,15 @@ WITH ins AS (
 ), counted AS (
   INSERT INTO channel_stats (source, received, accepted, rejected, duplicate, last_message_at)
   SELECT ?::text, ?::bigint, count(*) FILTER (WHERE status = 'received'), count(*) FILTER (WHERE status = 'rejected'), ?::bigint - count(*), ?::text FROM ins
-  ON CONFLICT (source) DO UPDATE SET
-    received = channel_stats.received + excluded.received,
-    accepted = channel_stats.accepted + excluded.accepted,
-    rejected = channel_stats.rejected + excluded.rejected,
-    duplicate = channel_stats.duplicate + excluded.duplicate,
-    last_message_at = GREATEST(channel_stats.last_message_at, excluded.last_message_at)
+${ADD_TO_COUNTERS}
 )
 SELECT id, dedupe_key, ack FROM ins`;
 
 async function acceptPostgresOneSource(db: Db, source: string, rows: readonly Row[]): Promise<{ inserted: Map<string, Stored>; existing: Map<string, Stored> }> {
-  const column = <K extends keyof Row>(k: K): Row[K][] => rows.map((r) => r[k]);
   const last = rows.reduce((max, r) => (r.receivedAt > max ? r.receivedAt : max), rows[0]?.receivedAt ?? '');
   const bindings: unknown[] = [
     source,
-    column('dedupeKey'),
-    column('format'),
-    column('controlId'),
-    column('raw'),
-    column('receivedAt'),
-    column('status'),
-    column('errorCode'),
-    column('error'),
-    column('processedAt'),
-    column('ack'),
+    ...rowColumns(rows),
     source,
     rows.length,
     rows.length,
@@ -234,21 +223,7 @@ async function acceptPostgresOneSource(db: Db, source: string, rows: readonly Ro
 async function acceptPostgres(db: Db, rows: readonly Row[]): Promise<{ inserted: Map<string, Stored>; existing: Map<string, Stored> }> {
   const source = rows[0]?.source;
   if (source !== undefined && rows.every((r) => r.source === source)) return acceptPostgresOneSource(db, source, rows);
-  const column = <K extends keyof Row>(k: K): Row[K][] => rows.map((r) => r[k]);
-  const bindings: unknown[] = [
-    rows.map((_, i) => i),
-    column('source'),
-    column('dedupeKey'),
-    column('format'),
-    column('controlId'),
-    column('raw'),
-    column('receivedAt'),
-    column('status'),
-    column('errorCode'),
-    column('error'),
-    column('processedAt'),
-    column('ack'),
-  ];
+  const bindings: unknown[] = [rows.map((_, i) => i), rows.map((r) => r.source), ...rowColumns(rows)];
   // Each binding is an array (node-postgres sends it as a PostgreSQL array); knex's typings know only scalars.
   const result = (await db.raw(POSTGRES_SQL, bindings as readonly string[])) as { rows: { fresh: boolean; id: unknown; source: string; dedupe_key: string; ack: unknown }[] };
   const inserted = new Map<string, Stored>();
