@@ -383,14 +383,15 @@ async function startPortalBridge(engine: 'sqlite' | 'postgres'): Promise<Running
     }
   };
   try {
-    store = engine === 'sqlite' ? await openStore({ file: path.join(dir, 'store.db'), synchronous: 'FULL' }) : await openStore({ url: pgUrl, schema });
+    // As the daemon opens it: on SQLite the listener's commits run on the store's writer thread.
+    store = engine === 'sqlite' ? await openStore({ file: path.join(dir, 'store.db'), synchronous: 'FULL', acceptInWorker: true }) : await openStore({ url: pgUrl, schema });
     await store.migrate();
     const listener = await startMllpListener({ name: 'bench', host: '127.0.0.1', port: 0, store, mapping: loaded.mapping, log });
     return {
       port: listener.port,
       where:
         engine === 'sqlite'
-          ? 'startMllpListener, store SQLite temp file (WAL, synchronous FULL), default mapping'
+          ? 'startMllpListener, store SQLite temp file (WAL, synchronous FULL, commits on the writer thread), default mapping'
           : `startMllpListener, store PostgreSQL ${redactUrl(pgUrl)}, schema ${schema} (dropped afterwards), default mapping`,
       logs: () => Object.fromEntries(sink.counts),
       commitStats: () => listener.commitStats(),

@@ -67,12 +67,15 @@ export interface Daemon {
   stop(reason: string): Promise<{ readonly drained: boolean }>;
 }
 
-/** Opens the configured store (SQLite file, creating its folder; or PostgreSQL). Not migrated. */
-export async function openConfiguredStore(config: Config, options: { poolMax?: number } = {}): Promise<Store> {
+/**
+ * Opens the configured store (SQLite file, creating its folder; or PostgreSQL). Not migrated. `acceptInWorker`:
+ * connectors' inbox commits on a SQLite file run on a writer thread (StoreOptions.acceptInWorker).
+ */
+export async function openConfiguredStore(config: Config, options: { poolMax?: number; acceptInWorker?: boolean } = {}): Promise<Store> {
   const { database } = config;
   if (database.url !== undefined) return openStore({ url: database.url, ...(options.poolMax !== undefined && { poolMax: options.poolMax }) });
   if (database.file !== ':memory:') mkdirSync(path.dirname(path.resolve(database.file)), { recursive: true });
-  return openStore({ file: database.file, synchronous: database.synchronous });
+  return openStore({ file: database.file, synchronous: database.synchronous, ...(options.acceptInWorker === true && { acceptInWorker: true }) });
 }
 
 /** The configured portal: `rest` (base URL + bearer token) or `sandbox` (a sandbox portal the user runs). */
@@ -95,7 +98,8 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   const refs = createRefs(config.log.refKey);
   for (const warning of configWarnings(config)) log.warn('configuration warning', { warning });
 
-  const store = await openConfiguredStore(config, { poolMax: Math.max(10, config.jobs.concurrency + 4) });
+  // The daemon's connectors answer only after their commit: on SQLite the commit's fsync runs on a writer thread.
+  const store = await openConfiguredStore(config, { poolMax: Math.max(10, config.jobs.concurrency + 4), acceptInWorker: true });
   try {
     const applied = await store.migrate();
     if (applied.length > 0) log.info('store migrated', { applied });

@@ -70,7 +70,8 @@ export class GroupCommit<T, R> {
     } finally {
       this.running = false;
     }
-    if (this.pending.length > 0) this.schedule();
+    // What arrived during the commit is already read: it starts the next commit now, not a loop turn later.
+    if (this.pending.length > 0) void this.run();
     else this.settleIdle();
   }
 

@@ -16,8 +16,8 @@ import { dialectOf } from './db';
 import { oneLine, optionalText, toDbTime, toId } from './column-values';
 import type { AcceptResult, NewInboxItem } from './inbox';
 
-/** One row to insert, in column order. */
-interface Row {
+/** One row to insert, in column order (also what the SQLite writer thread receives: accept-worker.ts). */
+export interface Row {
   readonly source: string;
   readonly dedupeKey: string;
   readonly format: string;
@@ -36,6 +36,15 @@ interface Stored {
   readonly ack?: string;
 }
 
+/** What a batch stored: new rows and rows already there, by `itemKey`. */
+export interface BatchResult {
+  readonly inserted: Map<string, Stored>;
+  readonly existing: Map<string, Stored>;
+}
+
+/** Runs a SQLite batch somewhere else (the writer thread, accept-offload.ts) instead of on `db`'s connection. */
+export type SqliteBatchWriter = (rows: readonly Row[]) => Promise<BatchResult>;
+
 /**
  * Stores a batch of inputs in ONE transaction (group commit: the listener passes everything that arrived while
  * the previous commit ran) and returns, in input order, each item's id and whether it was a duplicate. A duplicate
@@ -43,10 +52,16 @@ interface Stored {
  * same transaction. Idempotent. Inside a caller's transaction (`db` a knex transaction) it joins it.
  */
 export async function acceptInbox(db: Db, given: readonly NewInboxItem[], options: { now?: Date } = {}): Promise<AcceptResult[]> {
+  return acceptInboxVia(db, given, options, undefined);
+}
+
+/** acceptInbox, a SQLite batch running on `writer` when given (the store's writer thread) instead of `db`. */
+export async function acceptInboxVia(db: Db, given: readonly NewInboxItem[], options: { now?: Date }, writer: SqliteBatchWriter | undefined): Promise<AcceptResult[]> {
   if (given.length === 0) return [];
   const now = options.now ?? new Date();
   const rows = given.map((item) => toRow(storableItem(item), now));
-  const { inserted, existing } = dialectOf(db) === 'postgres' ? await acceptPostgres(db, rows) : await acceptSqlite(db, rows);
+  const { inserted, existing } =
+    dialectOf(db) === 'postgres' ? await acceptPostgres(db, rows) : writer === undefined ? await acceptSqlite(db, rows) : await writer(rows);
   const seen = new Set<string>();
   return rows.map((row) => {
     const key = itemKey(row.source, row.dedupeKey);
@@ -66,7 +81,8 @@ interface SqliteStatement {
   get(...params: unknown[]): unknown;
   run(...params: unknown[]): unknown;
 }
-interface SqliteConnection {
+/** The part of a better-sqlite3 connection the batch uses. */
+export interface SqliteConnection {
   prepare(sql: string): SqliteStatement;
   transaction<F extends (...args: never[]) => unknown>(fn: F): F & { immediate: F };
 }
@@ -74,7 +90,7 @@ interface SqliteStatements {
   readonly insert: SqliteStatement;
   readonly find: SqliteStatement;
   readonly count: SqliteStatement;
-  readonly batch: (rows: readonly Row[]) => { inserted: Map<string, Stored>; existing: Map<string, Stored> };
+  readonly batch: (rows: readonly Row[]) => BatchResult;
 }
 
 /** Adds a batch's counts to its channel's row (both engines). */
@@ -130,12 +146,17 @@ function sqliteStatements(conn: SqliteConnection): SqliteStatements {
   return statements;
 }
 
-async function acceptSqlite(db: Db, rows: readonly Row[]): Promise<{ inserted: Map<string, Stored>; existing: Map<string, Stored> }> {
+/** One batch on a raw better-sqlite3 connection, in `BEGIN IMMEDIATE` (a savepoint inside a transaction). */
+export function runSqliteBatch(conn: SqliteConnection, rows: readonly Row[]): BatchResult {
+  return sqliteStatements(conn).batch(rows);
+}
+
+async function acceptSqlite(db: Db, rows: readonly Row[]): Promise<BatchResult> {
   // The store's one connection (or the caller's transaction's): knex hands it out only when no other transaction
   // of this process holds it, so this never interleaves with another writer.
   const conn = (await db.client.acquireConnection()) as SqliteConnection;
   try {
-    return sqliteStatements(conn).batch(rows);
+    return runSqliteBatch(conn, rows);
   } finally {
     await db.client.releaseConnection(conn);
   }
@@ -198,7 +219,7 @@ ${ADD_TO_COUNTERS}
 )
 SELECT id, dedupe_key, ack FROM ins`;
 
-async function acceptPostgresOneSource(db: Db, source: string, rows: readonly Row[]): Promise<{ inserted: Map<string, Stored>; existing: Map<string, Stored> }> {
+async function acceptPostgresOneSource(db: Db, source: string, rows: readonly Row[]): Promise<BatchResult> {
   const last = rows.reduce((max, r) => (r.receivedAt > max ? r.receivedAt : max), rows[0]?.receivedAt ?? '');
   const bindings: unknown[] = [
     source,
@@ -220,7 +241,7 @@ async function acceptPostgresOneSource(db: Db, source: string, rows: readonly Ro
   return { inserted, existing };
 }
 
-async function acceptPostgres(db: Db, rows: readonly Row[]): Promise<{ inserted: Map<string, Stored>; existing: Map<string, Stored> }> {
+async function acceptPostgres(db: Db, rows: readonly Row[]): Promise<BatchResult> {
   const source = rows[0]?.source;
   if (source !== undefined && rows.every((r) => r.source === source)) return acceptPostgresOneSource(db, source, rows);
   const bindings: unknown[] = [rows.map((_, i) => i), rows.map((r) => r.source), ...rowColumns(rows)];

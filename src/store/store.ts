@@ -3,11 +3,15 @@
  * one code path (DESIGN §9). The Store groups every store function bound to its connection; callers outside
  * src/store use these and `transaction`, never knex.
  */
+import path from 'node:path';
 import knex, { type Knex } from 'knex';
 import { BridgeError } from '../errors';
 import type { Db, Dialect } from './db';
 import { writeTransaction } from './db';
 import { migrationSource } from './migrations';
+import { SqliteAcceptWorker } from './accept-offload';
+import { acceptInboxVia } from './inbox-accept';
+import { configureSqlite, type SqliteSynchronous } from './sqlite-pragmas';
 import { storeUnavailableReason, toStoreError } from './store-errors';
 import * as audit from './audit';
 import * as conflicts from './conflicts';
@@ -26,7 +30,13 @@ export interface StoreOptions {
   /** PostgreSQL schema to work in (created by `migrate`); default: the server's search_path. */
   readonly schema?: string;
   /** SQLite `synchronous` pragma. FULL (default) survives power loss with WAL; NORMAL may lose the last commits. */
-  readonly synchronous?: 'FULL' | 'NORMAL';
+  readonly synchronous?: SqliteSynchronous;
+  /**
+   * SQLite file only: run top-level `inbox.acceptInbox` batches on a writer thread with its own connection
+   * (accept-offload.ts), so a connector's event loop is not blocked while a commit waits for the disk. The daemon
+   * turns it on; off by default (one connection, one thread).
+   */
+  readonly acceptInWorker?: boolean;
   /** PostgreSQL pool size (default 10). SQLite always uses one connection. */
   readonly poolMax?: number;
 }
@@ -93,9 +103,22 @@ export async function openStore(options: StoreOptions): Promise<Store> {
     if (reason !== undefined) throw toStoreError(e);
     throw new BridgeError('ERR_CONFIG_INVALID', `store: cannot open the database (${openFailure(dialect, e)})`, { cause: e });
   }
+  const writer = acceptWriter(dialect, options);
   const ops = bindOps(db);
   return {
     ...ops,
+    ...(writer !== undefined && {
+      inbox: {
+        ...ops.inbox,
+        async acceptInbox(items, acceptOptions = {}) {
+          try {
+            return await acceptInboxVia(db, items, acceptOptions, (rows) => writer.accept(rows));
+          } catch (e) {
+            throw toStoreError(e);
+          }
+        },
+      },
+    }),
     dialect,
     knex: db,
     async migrate() {
@@ -123,6 +146,7 @@ export async function openStore(options: StoreOptions): Promise<Store> {
       }
     },
     async close() {
+      await writer?.close();
       await db.destroy();
     },
   };
@@ -156,6 +180,12 @@ function openFailure(dialect: Dialect, e: unknown): string {
   if (typeof code === 'string') return code;
   if (dialect === 'sqlite' && typeof message === 'string') return message;
   return 'unknown reason';
+}
+
+/** The writer thread for `acceptInWorker` (a SQLite file), started at its first batch. */
+function acceptWriter(dialect: Dialect, options: StoreOptions): SqliteAcceptWorker | undefined {
+  if (options.acceptInWorker !== true || dialect !== 'sqlite' || options.file === undefined || options.file === ':memory:') return undefined;
+  return new SqliteAcceptWorker({ file: path.resolve(options.file), synchronous: options.synchronous ?? 'FULL' });
 }
 
 function createKnex(options: StoreOptions): { dialect: Dialect; db: Knex } {
@@ -194,10 +224,7 @@ function createKnex(options: StoreOptions): { dialect: Dialect; db: Knex } {
         max: 1,
         afterCreate(conn: SqliteConnection, done: (err: Error | null, conn: SqliteConnection) => void) {
           try {
-            conn.pragma('journal_mode = WAL');
-            conn.pragma(`synchronous = ${synchronous}`);
-            conn.pragma('busy_timeout = 5000');
-            conn.pragma('foreign_keys = ON');
+            configureSqlite(conn, synchronous);
             cacheStatements(conn);
             done(null, conn);
           } catch (e) {

@@ -62,8 +62,11 @@ export function describeEachDatabase(title: string, body: (db: TestDb) => void):
   }
 }
 
-/** Registers beforeAll/afterAll creating and removing this file's database for `dialect`. */
-export function useTestDb(dialect: TestDialect): TestDb {
+/**
+ * Registers beforeAll/afterAll creating and removing this file's database for `dialect`. `extra`: more options
+ * for every store opened on it (e.g. `acceptInWorker`).
+ */
+export function useTestDb(dialect: TestDialect, extra: Partial<StoreOptions> = {}): TestDb {
   let options: StoreOptions | undefined;
   let cleanup: (() => Promise<void>) | undefined;
 
@@ -71,11 +74,11 @@ export function useTestDb(dialect: TestDialect): TestDb {
     if (dialect === 'postgres') {
       const schema = `pb_${randomBytes(6).toString('hex')}`;
       await withAdmin((admin) => admin.raw('CREATE SCHEMA ??', [schema]));
-      options = { url: TEST_PG_URL, schema };
+      options = { url: TEST_PG_URL, schema, ...extra };
       cleanup = () => withAdmin((admin) => admin.raw('DROP SCHEMA IF EXISTS ?? CASCADE', [schema]));
     } else {
       const dir = mkdtempSync(path.join(os.tmpdir(), 'pb-store-'));
-      options = { file: path.join(dir, 'store.db') };
+      options = { file: path.join(dir, 'store.db'), ...extra };
       cleanup = async () => rmSync(dir, { recursive: true, force: true });
     }
   });
