@@ -4,6 +4,7 @@ import type { Mapping } from '../../src/core/mapping/types';
 import { ingestBatch, type IngestDeps } from '../../src/ingest/ingest-worker';
 import { createLogger, type Logger } from '../../src/log';
 import { createRefs } from '../../src/refs';
+import type { PortalClient } from '../../src/portal/port';
 import { createRestPortalClient } from '../../src/portal/rest';
 import { sandboxControl, startSandboxPortal, type SandboxControl } from '../../src/portal/sandbox';
 import { runDueJobs } from '../../src/reconcile/job-runner';
@@ -30,10 +31,14 @@ export interface Pipeline {
   close(): Promise<void>;
 }
 
-export async function startPipeline(store: Store, options: { mapping?: Mapping; start?: Date; retry?: RetryPolicy; portalTimeoutMs?: number; guard?: UnlinkGuard } = {}): Promise<Pipeline> {
+export async function startPipeline(
+  store: Store,
+  options: { mapping?: Mapping; start?: Date; retry?: RetryPolicy; portalTimeoutMs?: number; guard?: UnlinkGuard; wrapPortal?: (portal: PortalClient) => PortalClient } = {},
+): Promise<Pipeline> {
   const sandbox = await startSandboxPortal({ port: 0 });
   const control = sandboxControl(sandbox.url);
-  const portal = createRestPortalClient({ baseUrl: sandbox.url, timeoutMs: options.portalTimeoutMs ?? 5_000 });
+  const rest = createRestPortalClient({ baseUrl: sandbox.url, timeoutMs: options.portalTimeoutMs ?? 5_000 });
+  const portal = options.wrapPortal?.(rest) ?? rest;
   const loaded = loadMapping(bundledMappingText('hl7v2'), 'hl7v2-default.yaml');
   if (!loaded.ok) throw new Error('default mapping does not load');
   const mapping = options.mapping ?? loaded.mapping;

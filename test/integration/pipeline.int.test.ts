@@ -186,4 +186,30 @@ describeEachDatabase('pipeline', (db) => {
       await p.drain();
       expect(await p.control.outbox()).toHaveLength(2);
     }));
+  test('every portal change is preceded by its pending intent in the ledger (DESIGN §5), though ops share commits', () =>
+    db.withStore(async (store) => {
+      const seen: string[] = [];
+      const intentFirst = async (what: string, key: string): Promise<void> => {
+        const effect = await store.ledger.getSideEffect(key);
+        seen.push(`${what}:${effect?.status ?? 'none'}`);
+      };
+      p = await startPipeline(store, {
+        wrapPortal: (portal) => ({
+          ...portal,
+          createAccount: async (account, key) => (await intentFirst('create', key), portal.createAccount(account, key)),
+          linkDependent: async (id, patientId, link, key) => (await intentFirst(`link ${patientId}`, key), portal.linkDependent(id, patientId, link, key)),
+          sendInvitation: async (invitation, key) => {
+            await intentFirst('welcome', key);
+            seen.push(`claim:${(await store.ledger.getInvitation({ guardianKey: 'c:C501', trigger: invitation.trigger }))?.status ?? 'none'}`);
+            return portal.sendInvitation(invitation, key);
+          },
+        }),
+      });
+      await p.feed([msg('20260110090000', 'P1001', 'Testperson^Mia', [ada]), msg('20260110090100', 'P1002', 'Testperson^Leo', [ada])]);
+      await p.drain();
+      expect(seen).toEqual(['create:pending', 'link P1001:pending', 'link P1002:pending', 'welcome:pending', 'claim:pending']);
+      // Afterwards every intent has its result.
+      expect(await store.ledger.listPendingSideEffects({ limit: 10 })).toEqual([]);
+      expect(await store.jobs.counts()).toMatchObject({ succeeded: 1 });
+    }));
 });
