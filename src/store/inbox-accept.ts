@@ -8,8 +8,9 @@
  *   caller's transaction).
  * - PostgreSQL: ONE statement (its own transaction, or part of the caller's): the rows arrive as arrays and are
  *   unnested, inserted with ON CONFLICT DO NOTHING, and the channel counters upserted, in data-modifying CTEs.
- *   A batch of one channel (every connector's) reads the rows already stored afterwards, only when there are
- *   some; a mixed batch reads them in the same statement.
+ *   A batch of one channel (every connector's) is a named prepared statement (parsed and planned once per
+ *   connection) and reads the rows already stored afterwards, only when there are some; a mixed batch reads them
+ *   in the same statement.
  */
 import type { Db } from './db';
 import { dialectOf } from './db';
@@ -219,6 +220,35 @@ ${ADD_TO_COUNTERS}
 )
 SELECT id, dedupe_key, ack FROM ins`;
 
+/** A statement PostgreSQL keeps parsed (and, after a few runs, planned) per connection: `name` and `$n` text. */
+interface PreparedSql {
+  readonly name: string;
+  readonly sql: string;
+  readonly text: string;
+}
+
+function prepared(name: string, sql: string): PreparedSql {
+  let n = 0;
+  return { name, sql, text: sql.replace(/\?/g, () => `$${++n}`) };
+}
+
+const POSTGRES_ONE_SOURCE = prepared('portal_bridge_inbox_accept_one_source', POSTGRES_ONE_SOURCE_SQL);
+
+/**
+ * Runs `statement` as a named prepared statement on a pooled connection: parsing and planning it again for every
+ * group commit cost as much as running it (about half of the commit, measured). Inside a caller's transaction
+ * it runs there, as a plain statement (knex gives no access to the transaction's connection for this).
+ */
+async function queryPrepared(db: Db, statement: PreparedSql, values: readonly unknown[]): Promise<unknown> {
+  if (db.isTransaction === true) return db.raw(statement.sql, values as readonly string[]);
+  const conn = (await db.client.acquireConnection()) as { query(config: { name: string; text: string; values: readonly unknown[] }): Promise<unknown> };
+  try {
+    return await conn.query({ name: statement.name, text: statement.text, values });
+  } finally {
+    await db.client.releaseConnection(conn);
+  }
+}
+
 async function acceptPostgresOneSource(db: Db, source: string, rows: readonly Row[]): Promise<BatchResult> {
   const last = rows.reduce((max, r) => (r.receivedAt > max ? r.receivedAt : max), rows[0]?.receivedAt ?? '');
   const bindings: unknown[] = [
@@ -229,7 +259,7 @@ async function acceptPostgresOneSource(db: Db, source: string, rows: readonly Ro
     rows.length,
     last,
   ];
-  const result = (await db.raw(POSTGRES_ONE_SOURCE_SQL, bindings as readonly string[])) as { rows: { id: unknown; dedupe_key: string; ack: unknown }[] };
+  const result = (await queryPrepared(db, POSTGRES_ONE_SOURCE, bindings)) as { rows: { id: unknown; dedupe_key: string; ack: unknown }[] };
   const inserted = new Map<string, Stored>();
   for (const row of result.rows) inserted.set(itemKey(source, row.dedupe_key), stored(row));
   const existing = new Map<string, Stored>();
