@@ -69,7 +69,8 @@ export type BridgeMessage =
 export type ServerMessage =
   | { readonly kind: 'ready'; readonly url: string; readonly families?: Families }
   | { readonly kind: 'stopped'; readonly peakRssMb: number; readonly cpuSeconds: number }
+  | { readonly kind: 'cpu'; readonly cpuSeconds: number }
   | { readonly kind: 'error'; readonly message: string };
 
-/** The orchestrator's messages to a server child. */
-export type ServerCommand = { readonly kind: 'stop' };
+/** The orchestrator's messages to a server child: stop, or say the CPU used so far (answered `cpu`). */
+export type ServerCommand = { readonly kind: 'stop' } | { readonly kind: 'cpu' };

@@ -37,11 +37,17 @@ async function start(role: string | undefined, arg: string | undefined): Promise
 async function main(): Promise<void> {
   if (process.send === undefined) throw new Error('backfill-servers.js is forked by bench/backfill (it needs an IPC channel)');
   const close = await start(process.argv[2], process.argv[3]);
+  const cpuSeconds = (): number => {
+    const cpu = process.cpuUsage();
+    return (cpu.user + cpu.system) / 1e6;
+  };
   process.on('message', (m: ServerCommand) => {
-    if (m.kind !== 'stop') return;
+    if (m.kind === 'cpu') {
+      send({ kind: 'cpu', cpuSeconds: cpuSeconds() });
+      return;
+    }
     void close().then(() => {
-      const cpu = process.cpuUsage();
-      send({ kind: 'stopped', peakRssMb: process.resourceUsage().maxRSS / 1024, cpuSeconds: (cpu.user + cpu.system) / 1e6 });
+      send({ kind: 'stopped', peakRssMb: process.resourceUsage().maxRSS / 1024, cpuSeconds: cpuSeconds() });
       process.disconnect();
     });
   });

@@ -3,9 +3,10 @@
  * DESIGN §5/§7.1 asks for six portal calls — findAccount by externalId, then by email (adopt an account staff
  * made), createAccount, linkDependent per child (two here), sendInvitation — and nothing else is done here: no
  * store, no mapping, no eligibility, no ledger. The bridge's REST client (axios, as the daemon uses it) against
- * the sandbox portal in its own process, `--concurrency` guardians at a time. Prints guardians/s, calls/s and the
- * time those calls alone would take for `--project` guardians (default 100,000: bench/backfill's full size has
- * 100,000 guardians), so bench/backfill's figure can be read against it. Prints figures; never pass/fail.
+ * the sandbox portal in its own process, `--concurrency` guardians at a time. Prints guardians/s, calls/s, the CPU
+ * each side spends per guardian, and for `--project` guardians (default 100,000: bench/backfill's full size has
+ * 100,000 guardians) the time at this rate and the floor of client + portal CPU spread over every core — below
+ * which no backfill on this machine can converge, whatever the bridge does. Prints figures; never pass/fail.
  *
  *   npm run bench:portal-floor                          # 2,000 guardians, 16 at a time
  *   node dist/bench/portal-floor.js --guardians 5000 --concurrency 32
@@ -61,9 +62,21 @@ async function main(): Promise<void> {
       await portal.sendInvitation({ accountId: account.id, channel: 'email', method: 'link', trigger: 'created' }, `${key}:welcome`);
     };
 
+    const ask = (command: ServerCommand): Promise<ServerMessage> =>
+      new Promise<ServerMessage>((resolve) => {
+        sandbox.once('message', (m: ServerMessage) => resolve(m));
+        sandbox.send(command);
+      });
+    const sandboxCpu = async (): Promise<number> => {
+      const m = await ask({ kind: 'cpu' });
+      if (m.kind !== 'cpu') throw new Error(`the sandbox portal answered ${m.kind}`);
+      return m.cpuSeconds;
+    };
+
     // Warm-up (JIT, connections), not counted.
     for (let i = 0; i < Math.min(100, guardians); i++) await one(-1 - i);
     let next = 0;
+    const portalCpu0 = await sandboxCpu();
     const cpu0 = process.cpuUsage();
     const started = process.hrtime.bigint();
     await Promise.all(
@@ -73,16 +86,20 @@ async function main(): Promise<void> {
     );
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     const cpu = process.cpuUsage(cpu0);
+    const portalCpu = (await sandboxCpu()) - portalCpu0;
+    await ask({ kind: 'stop' });
     const rate = guardians / seconds;
-    const stats = await new Promise<ServerMessage>((resolve) => {
-      sandbox.once('message', (m: ServerMessage) => resolve(m));
-      sandbox.send({ kind: 'stop' } satisfies ServerCommand);
-    });
+    const clientMs = ((cpu.user + cpu.system) / 1e3) / guardians;
+    const portalMs = (portalCpu * 1e3) / guardians;
     console.log(`bench/portal-floor — six portal calls per new guardian, nothing else (Node ${process.version}, ${os.cpus().length} cores)`);
     console.log(`  ${fmt(guardians)} guardians, ${concurrency} at a time, REST client (axios) → sandbox portal ${ready.url} (own process, SQLite file)`);
     console.log(`  ${fmt(seconds, 2)} s: ${fmt(rate)} guardians/s, ${fmt(rate * CALLS_PER_GUARDIAN)} calls/s`);
-    console.log(`  CPU: client ${fmt(((cpu.user + cpu.system) / 1e6 / seconds) * 100)} % of one core` + (stats.kind === 'stopped' ? `, sandbox portal ${fmt(stats.cpuSeconds, 1)} s over its whole life (warm-up included)` : ''));
-    console.log(`  these calls alone for ${fmt(project)} guardians: ${fmt(project / rate)} s on this machine (issue #5's whole backfill budget: 120 s)`);
+    console.log(`  CPU per guardian: client ${fmt(clientMs, 2)} ms (${fmt(((cpu.user + cpu.system) / 1e6 / seconds) * 100)} % of a core), sandbox portal ${fmt(portalMs, 2)} ms (${fmt((portalCpu / seconds) * 100)} % of a core)`);
+    const cores = os.cpus().length;
+    console.log(`  for ${fmt(project)} guardians (issue #5's whole backfill budget: 120 s):`);
+    console.log(`    these calls at this rate                             ${fmt(project / rate).padStart(6)} s`);
+    console.log(`    client + portal CPU spread perfectly over all ${cores} cores  ${fmt((project * (clientMs + portalMs)) / 1e3 / cores).padStart(6)} s  (a floor: nothing else done)`);
+    console.log(`    the sandbox portal's own CPU alone, on its one thread${fmt((project * portalMs) / 1e3).padStart(6)} s`);
   } finally {
     if (sandbox.exitCode === null) sandbox.kill();
     rmSync(dir, { recursive: true, force: true });
