@@ -29,6 +29,7 @@ export class SqliteAcceptWorker {
   private thread: { readonly worker: Worker; readonly inFlight: Map<number, InFlight> } | undefined;
   private nextId = 1;
   private closed = false;
+  private closing: Promise<void> | undefined;
 
   constructor(private readonly setup: AcceptWorkerSetup) {}
 
@@ -44,8 +45,13 @@ export class SqliteAcceptWorker {
     });
   }
 
-  /** Lets the batches in flight finish, then closes the thread's connection and ends it. */
-  async close(): Promise<void> {
+  /** Lets the batches in flight finish, then closes the thread's connection and ends it. Idempotent. */
+  close(): Promise<void> {
+    this.closing ??= this.stop();
+    return this.closing;
+  }
+
+  private async stop(): Promise<void> {
     this.closed = true;
     const worker = this.thread?.worker;
     if (worker === undefined) return;

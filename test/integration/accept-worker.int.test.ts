@@ -78,11 +78,11 @@ describe('inbox accept on the SQLite writer thread', () => {
     });
   });
 
-  test('close() lets a batch in flight commit first', async () => {
+  test('close() lets a batch in flight commit first (and may be called twice)', async () => {
     const store = await db.open();
     await store.knex('inbox').delete();
     const pending = store.inbox.acceptInbox([hl7('C1'), hl7('C2')], { now: T0 });
-    await store.close();
+    await Promise.all([store.close(), store.close()]);
     const results = await pending;
     expect(results.map((r) => r.duplicate)).toEqual([false, false]);
     await expect(store.inbox.acceptInbox([hl7('C3')], { now: T0 })).rejects.toThrow('the store is closed');
