@@ -59,20 +59,23 @@ async function kickOff(run: BackfillRun): Promise<ExportPosition> {
   run.report({ phase: 'kick-off' });
   const params = new URLSearchParams({ _type: run.types.join(',') });
   if (run.since !== undefined) params.set('_since', run.since);
+  // System level, or the Group's (its id is not logged: it may name a practice or a clinic).
+  const operation = run.group === undefined ? '$export' : `Group/${encodeURIComponent(run.group)}/$export`;
+  const shown = run.group === undefined ? '$export' : 'Group/[id]/$export';
   let res: Awaited<ReturnType<typeof run.http.request>>;
   try {
-    res = await run.http.request(`$export?${params.toString()}`, { headers: { accept: 'application/fhir+json', prefer: 'respond-async' } });
+    res = await run.http.request(`${operation}?${params.toString()}`, { headers: { accept: 'application/fhir+json', prefer: 'respond-async' } });
   } catch (e) {
-    if (isBridgeError(e) && (e.status === 404 || e.status === 405 || e.status === 501)) throw new NoBulkExport(`$export answered ${e.status}`);
+    if (isBridgeError(e) && (e.status === 404 || e.status === 405 || e.status === 501)) throw new NoBulkExport(`${shown} answered ${e.status}`);
     throw e;
   }
   const statusUrl = res.headers.get('content-location');
-  if (res.status !== 202) throw new BridgeError('ERR_FHIR_MALFORMED', `GET $export answered ${res.status}, not 202 (Prefer: respond-async)`, { status: res.status });
-  if (statusUrl === null || statusUrl === '') throw new BridgeError('ERR_FHIR_MALFORMED', 'GET $export answered 202 without Content-Location', { status: 202 });
+  if (res.status !== 202) throw new BridgeError('ERR_FHIR_MALFORMED', `GET ${shown} answered ${res.status}, not 202 (Prefer: respond-async)`, { status: res.status });
+  if (statusUrl === null || statusUrl === '') throw new BridgeError('ERR_FHIR_MALFORMED', `GET ${shown} answered 202 without Content-Location`, { status: 202 });
   const job: ExportPosition = { mode: 'export', statusUrl, fileIndex: 0, line: 0 };
   // Stored at once: a run stopped while the server prepares the files polls the same export when run again.
   await run.commit([], job);
-  run.log.info('export kicked off', { types: run.types, since: run.since ?? null });
+  run.log.info('export kicked off', { level: run.group === undefined ? 'system' : 'group', types: run.types, since: run.since ?? null });
   return job;
 }
 

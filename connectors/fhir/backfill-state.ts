@@ -24,8 +24,8 @@ export interface BackfillCounts {
 export const NO_COUNTS: BackfillCounts = Object.freeze({ byType: Object.freeze({}), stored: 0, duplicate: 0, rejected: 0 });
 
 const countsSchema = z.object({ byType: z.record(z.string(), z.number()), stored: z.number(), duplicate: z.number(), rejected: z.number() });
-/** What this backfill reads: another `since` or other types make it another backfill. */
-const scope = { since: z.string().optional(), types: z.array(z.string()), counts: countsSchema };
+/** What this backfill reads: another `since`, other types or another Group make it another backfill. */
+const scope = { since: z.string().optional(), types: z.array(z.string()), group: z.string().optional(), counts: countsSchema };
 const exportFile = z.object({ type: z.string(), url: z.string() });
 
 const exportCursor = z.object({
@@ -96,6 +96,8 @@ export interface CommitOptions {
   readonly name: string;
   readonly since?: string;
   readonly types: readonly string[];
+  /** The Group exported (`Group/<id>/$export`); none: the whole server. */
+  readonly group?: string;
   readonly at: Date;
 }
 
@@ -125,7 +127,7 @@ export async function commitBatch(
       else stored += 1;
     });
     const next: BackfillCounts = { byType, stored, duplicate, rejected };
-    const value = { ...position, ...(options.since !== undefined && { since: options.since }), types: [...options.types], counts: next };
+    const value = { ...position, ...(options.since !== undefined && { since: options.since }), types: [...options.types], ...(options.group !== undefined && { group: options.group }), counts: next };
     await tx.cursors.setCursor(backfillCursorName(name), JSON.stringify(value), { now: at });
     for (const [type, since] of Object.entries(pollerSince ?? {})) await movePollerCursor(tx, name, type, since, at);
     return next;

@@ -15,7 +15,7 @@
  * Logs carry counts, phases and file numbers: never resource content, never a URL with its query values.
  */
 import { performance } from 'node:perf_hooks';
-import { isBridgeError } from '../../src/errors';
+import { BridgeError, isBridgeError } from '../../src/errors';
 import type { Logger } from '../../src/log';
 import type { Store } from '../../src/store';
 import { deleteExport, NoBulkExport, runExport } from './backfill-export';
@@ -38,6 +38,11 @@ export interface BackfillOptions {
   readonly restart?: boolean;
   /** `per-patient` (paging only): RelatedPersons are searched per Patient, as the poller does. Default `search`. */
   readonly relatedPersonSearch?: 'search' | 'per-patient';
+  /**
+   * Export this Group (`Group/<id>/$export`) instead of the whole server. No paging fallback then: a search would
+   * read patients outside the group, so a server without the Group's export is an error.
+   */
+  readonly group?: string;
   /** Resources per inbox transaction (default 500). */
   readonly batchSize?: number;
   /** `_count` of the paging fallback (default 500). */
@@ -87,6 +92,8 @@ export interface BackfillRun {
   readonly types: readonly PolledType[];
   /** RFC 3339 UTC. */
   readonly since?: string;
+  /** Group-level export of this Group (BackfillOptions.group). */
+  readonly group?: string;
   readonly batchSize: number;
   readonly pageSize: number;
   readonly statusPollMaxWaitMs: number;
@@ -111,7 +118,8 @@ export async function runBackfill(options: BackfillOptions): Promise<BackfillRep
   const since = options.since?.toISOString();
   const types = [...options.resourceTypes];
   const stored = parseBackfillCursor(await options.store.cursors.getCursor(backfillCursorName(options.name)));
-  const sameScope = stored !== undefined && stored.since === since && sameSet(stored.types, types);
+  const group = options.group;
+  const sameScope = stored !== undefined && stored.since === since && sameSet(stored.types, types) && stored.group === group;
   const restart = options.restart === true;
 
   if (stored !== undefined && 'done' in stored && sameScope && !restart) {
@@ -123,13 +131,14 @@ export async function runBackfill(options: BackfillOptions): Promise<BackfillRep
   let counts = resume?.counts ?? NO_COUNTS;
   let state: Pick<BackfillProgress, 'mode' | 'phase' | 'file' | 'serverProgress'> = { mode: resume?.mode ?? 'export', phase: 'kick-off' };
   const snapshot = (): BackfillProgress => ({ ...state, ...counts, byType: { ...counts.byType } });
-  const commitOptions = { store: options.store, name: options.name, ...(since !== undefined && { since }), types };
+  const commitOptions = { store: options.store, name: options.name, ...(since !== undefined && { since }), types, ...(group !== undefined && { group }) };
   const run: BackfillRun = {
     name: options.name,
     http: options.http,
     log,
     types,
     ...(since !== undefined && { since }),
+    ...(group !== undefined && { group }),
     batchSize: options.batchSize ?? 500,
     pageSize: options.pageSize ?? 500,
     statusPollMaxWaitMs: options.statusPollMaxWaitMs ?? 120_000,
@@ -152,14 +161,18 @@ export async function runBackfill(options: BackfillOptions): Promise<BackfillRep
   }
   if (resume !== undefined) log.info('backfill resumed', { mode: resume.mode, ...(resume.mode === 'export' ? { file: resume.fileIndex + 1, line: resume.line } : { type: resume.type }) });
 
-  const mode = resume?.mode ?? ((await exportDeclared(run)) ? 'export' : 'paging');
-  log.info('backfill started', { mode, types, since: since ?? null, resumed: resume !== undefined });
+  // A Group is exported or not at all (no search reads exactly its patients): no CapabilityStatement check.
+  const mode = resume?.mode ?? (group !== undefined || (await exportDeclared(run)) ? 'export' : 'paging');
+  log.info('backfill started', { mode, types, since: since ?? null, group: group !== undefined, resumed: resume !== undefined });
   let transactionTime: string | undefined;
   if (mode === 'export') {
     try {
       transactionTime = await runExport(run, resume?.mode === 'export' ? positionOf(resume) : undefined);
     } catch (e) {
       if (!(e instanceof NoBulkExport)) throw e;
+      if (group !== undefined) {
+        throw new BridgeError('ERR_FHIR_REQUEST', `${e.message}: the server has no such Group, or no Group-level export (check the connector's exportGroup)`, { cause: e });
+      }
       log.info('the server has no $export: paging through searches instead', { reason: e.message });
     }
   }

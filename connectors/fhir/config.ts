@@ -29,6 +29,11 @@ export const fhirPollConnectorSchema = z.strictObject({
   resourceTypes: z.array(z.enum(POLLED_TYPES)).min(1).default([...POLLED_TYPES]),
   /** `per-patient` for servers that search RelatedPerson only with `patient=`. */
   relatedPersonSearch: z.enum(['search', 'per-patient']).default('search'),
+  /**
+   * The backfill exports this Group (`Group/<id>/$export`: the practice's patients and their compartment) instead
+   * of the whole server (`$export`). Epic and Oracle Health give backend apps Group-level export only.
+   */
+  exportGroup: z.string().regex(/^[A-Za-z0-9.-]{1,64}$/, 'a FHIR id (letters, digits, - and ., at most 64)').optional(),
   /** Time between the end of one poll and the start of the next. */
   intervalMs: z.number().int().min(1000).default(60_000),
   /** Each poll looks again this far before its cursor (equal timestamps, late commits on the server). */

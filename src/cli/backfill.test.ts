@@ -65,6 +65,25 @@ test('--since and --connector pick what to read; several fhir-poll connectors ne
   expect(server.requests().find((q) => q.path === '/fhir/$export')?.query).toMatchObject({ _since: '2999-01-01T00:00:00.000Z' });
 });
 
+test("a Group: the connector's exportGroup, or --group instead; a bad id is a usage error", async () => {
+  server.put({ resourceType: 'Group', id: 'north', type: 'person', actual: true, member: [{ entity: { reference: 'Patient/P1-1' } }] });
+  server.put({ resourceType: 'Group', id: 'south', type: 'person', actual: true, member: [{ entity: { reference: 'Patient/P2-2' } }, { entity: { reference: 'Patient/P3-1' } }] });
+  const config = writeConfig(`{ kind: fhir-poll, name: ehr, baseUrl: ${JSON.stringify(server.baseUrl)}, exportGroup: north }`);
+  const fromConfig = await runCli('backfill', '--from', 'fhir', '--json', '-c', config);
+  expect(fromConfig.code).toBe(0);
+  expect(JSON.parse(fromConfig.out)).toMatchObject({ mode: 'export', stored: 2, byType: { Patient: 1, RelatedPerson: 1 } });
+  const fromFlag = await runCli('backfill', '--from', 'fhir', '--json', '--group', 'south', '-c', config);
+  expect(JSON.parse(fromFlag.out)).toMatchObject({ mode: 'export', stored: 4, byType: { Patient: 2, RelatedPerson: 2 } });
+  expect(server.requests().filter((r) => r.path.endsWith('$export')).map((r) => r.path)).toEqual(['/fhir/Group/north/$export', '/fhir/Group/south/$export']);
+
+  const bad = await runCli('backfill', '--from', 'fhir', '--group', 'no/such', '-c', config);
+  expect(bad.code).toBe(2);
+  expect(bad.err).toMatch(/--group.*expected a FHIR Group id/);
+  const unknown = await runCli('backfill', '--from', 'fhir', '--group', 'west', '-c', config);
+  expect(unknown.code).toBe(1);
+  expect(unknown.err).toMatch(/Group\/\[id\]\/\$export answered 404: the server has no such Group, or no Group-level export \(check the connector's exportGroup\) \[ERR_FHIR_REQUEST\]/);
+});
+
 test('usage and configuration problems: exit 2 with what to do', async () => {
   const none = await runCli('backfill', '--from', 'fhir', '-c', writeConfig());
   expect(none.code).toBe(2);

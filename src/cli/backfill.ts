@@ -15,6 +15,7 @@ export interface BackfillCommandOptions {
   from: 'fhir';
   connector?: string;
   since?: Date;
+  group?: string;
   restart?: boolean;
   json?: boolean;
 }
@@ -29,6 +30,7 @@ export async function backfillCommand(opts: BackfillCommandOptions, io: CliIo, t
   const config = loadCliConfig(opts.config, io);
   if (config === undefined) return EXIT.usage;
   const connector = pickConnector(config, opts.connector);
+  const group = opts.group ?? connector.exportGroup;
   const quiet = opts.json === true;
   const progress = createProgressDisplay(io, quiet ? undefined : terminal, quiet);
   // On a terminal or with --json, only warnings and errors are logged (to stderr): the line and the report say the rest.
@@ -53,6 +55,7 @@ export async function backfillCommand(opts: BackfillCommandOptions, io: CliIo, t
         resourceTypes: connector.resourceTypes,
         relatedPersonSearch: connector.relatedPersonSearch,
         ...(opts.since !== undefined && { since: opts.since }),
+        ...(group !== undefined && { group }),
         ...(opts.restart === true && { restart: true }),
         onProgress: (p) => progress.update(p),
       });
@@ -124,6 +127,12 @@ export function parseSince(value: string): Date {
   throw new InvalidArgumentError('expected a date (YYYY-MM-DD, midnight UTC) or an RFC 3339 instant with its offset, e.g. 2026-01-31T18:00:00Z');
 }
 
+/** `--group`: a FHIR id, as the connector's exportGroup. */
+export function parseGroupId(value: string): string {
+  if (/^[A-Za-z0-9.-]{1,64}$/.test(value)) return value;
+  throw new InvalidArgumentError('expected a FHIR Group id: letters, digits, - and ., at most 64');
+}
+
 export function registerBackfill(program: Command, io: CliIo, done: (code: ExitCode) => void): void {
   program
     .command('backfill')
@@ -131,6 +140,7 @@ export function registerBackfill(program: Command, io: CliIo, done: (code: ExitC
     .addOption(new Option('--from <source>', 'where to read from').choices(['fhir']).makeOptionMandatory())
     .option('--connector <name>', 'the fhir-poll connector to fill (needed when the configuration has several)')
     .option('--since <date>', 'only what changed since then: YYYY-MM-DD (midnight UTC) or an RFC 3339 instant', parseSince)
+    .option('--group <id>', "export this FHIR Group (Group/<id>/$export) instead of the whole server; default: the connector's exportGroup", parseGroupId)
     .option('--restart', 'forget a stored backfill (unfinished or done) and start over')
     .option('-c, --config <file>', CONFIG_HELP, collect, [])
     .option('--json', 'no progress; print the report {connector, mode, phase, byType, stored, duplicate, rejected, resumed, alreadyDone, transactionTime, seconds}')
@@ -141,6 +151,8 @@ Reads the types of the fhir-poll connector (resourceTypes) with its baseUrl and 
 per resource version on that connector's channel; the daemon, running or started later, maps and reconciles
 them. With Bulk Data $export (kick-off, status polls honouring Retry-After, NDJSON files streamed) when the server
 offers it, else paging through searches. Resources already in the inbox count as duplicates, never twice.
+With a Group (--group, or exportGroup in the connector's config) only Group/<id>/$export is used — the Group's
+patients and their RelatedPersons and Appointments; Epic and Oracle Health give backend apps this export only.
 
 Stopping is safe (Ctrl-C, a crash, the server down): every batch is stored with the backfill's position, and
 running the same command again resumes there. Once done, the same command says so and reads nothing; the
@@ -149,6 +161,7 @@ poller then carries on from the export's time instead of reading everything agai
 Examples:
   $ portal-bridge backfill --from fhir
   $ portal-bridge backfill --from fhir --since 2025-01-01 --connector ehr-fhir
+  $ portal-bridge backfill --from fhir --group practice-patients
   $ portal-bridge backfill --from fhir --restart --json --config config/production.yaml
 
 Exit status: 0 done (or already done), 1 stopped (server unreachable after retries, database down: run it

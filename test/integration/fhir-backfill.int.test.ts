@@ -326,6 +326,34 @@ describeEachDatabase('FHIR backfill', (db) => {
     });
   });
 
+  test("a Group (exportGroup): only Group/[id]/$export, only the Group's families; another Group is another backfill; an unknown Group stops with the reason, no paging", async () => {
+    await db.withStore(async (store) => {
+      await withServer(store, {}, async ({ server, backfill, logLines }) => {
+        server.addFamilies({ guardians: 3, childrenPer: 1 });
+        const group = (id: string, patients: string[]) => server.put({ resourceType: 'Group', id, type: 'person', actual: true, member: patients.map((p) => ({ entity: { reference: `Patient/${p}` } })) });
+        group('clinic-north', ['P1-1', 'P3-1']);
+        group('clinic-south', ['P2-1']);
+
+        expect(await backfill({ group: 'clinic-north' })).toMatchObject({ mode: 'export', stored: 4 });
+        expect((await inboxRows(store)).map((r) => r.control_id).sort()).toEqual(['Patient/P1-1', 'Patient/P3-1', 'RelatedPerson/RP1-1', 'RelatedPerson/RP3-1']);
+        expect(server.requests().filter((r) => r.path.endsWith('$export')).map((r) => r.path)).toEqual(['/fhir/Group/clinic-north/$export']);
+        expect(server.requests().some((r) => r.path === '/fhir/metadata')).toBe(false);
+        expect(await cursorJson(store, backfillCursorName('ehr'))).toMatchObject({ done: true, group: 'clinic-north' });
+        expect((await backfill({ group: 'clinic-north' })).alreadyDone).toBe(true);
+        expect(await backfill({ group: 'clinic-south' })).toMatchObject({ alreadyDone: false, stored: 2 });
+        // The group's id is not logged (it may name a clinic).
+        expect(logLines.some((l) => l.includes('clinic-'))).toBe(false);
+
+        server.clearRequests();
+        const failure = await backfill({ group: 'nobody' }).catch((e: unknown) => e);
+        expect(failure).toBeInstanceOf(BridgeError);
+        expect(failure).toMatchObject({ code: 'ERR_FHIR_REQUEST', message: expect.stringMatching(/^Group\/\[id\]\/\$export answered 404: the server has no such Group/) });
+        expect(server.requests().some((r) => r.path !== '/fhir/Group/nobody/$export')).toBe(false);
+        expect(await inboxRows(store)).toHaveLength(6);
+      });
+    });
+  });
+
   test('a kick-off answered 404 falls back to paging', async () => {
     await db.withStore(async (store) => {
       await withServer(store, {}, async ({ server, backfill }) => {

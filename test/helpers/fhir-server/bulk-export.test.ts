@@ -93,6 +93,18 @@ describe('FHIR test server: $export', () => {
     expect((await httpGet(manifest.output[0]!.url)).status).toBe(404);
   });
 
+  test("Group/[id]/$export holds the Group's member patients and what refers to them; an unknown Group is 404", async () => {
+    const s = await start({ exportPolls: 0 });
+    s.addFamilies({ guardians: 3 });
+    s.put({ resourceType: 'Group', id: 'practice-a', type: 'person', actual: true, member: [{ entity: { reference: 'Patient/P1-1' } }, { entity: { reference: 'Patient/P3-2' } }] });
+    const { manifest } = await runExport(s, 'Group/practice-a/$export?_type=Patient,RelatedPerson');
+    expect(manifest.request).toBe(`${s.baseUrl}/Group/practice-a/$export?_type=Patient,RelatedPerson`);
+    const ids = async (type: string): Promise<string[]> => (await lines(manifest.output.find((o) => o.type === type)!.url)).map((l) => (JSON.parse(l) as { id: string }).id).sort();
+    expect(await ids('Patient')).toEqual(['P1-1', 'P3-2']);
+    expect(await ids('RelatedPerson')).toEqual(['RP1-1', 'RP3-2']);
+    expect((await httpGet(`${s.baseUrl}/Group/nobody/$export`, { prefer: 'respond-async' })).status).toBe(404);
+  });
+
   test('large types are split over several files', async () => {
     const s = await start({ exportPolls: 0, exportFileLines: 4 });
     s.addFamilies({ guardians: 5 });

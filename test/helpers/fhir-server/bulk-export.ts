@@ -8,7 +8,8 @@ import { values, type Query } from './search';
 import { lowerBound, type ResourceStore, type Row } from './store';
 
 /**
- * FHIR Bulk Data `$export` (system and Patient level): kick-off with `Prefer: respond-async` → 202 + Content-Location;
+ * FHIR Bulk Data `$export` (system, Patient and Group level — a Group's export holds its member Patients and the
+ * compartment resources that refer to them): kick-off with `Prefer: respond-async` → 202 + Content-Location;
  * status → 202 (Retry-After, X-Progress) `exportPolls` times, then 200 with the manifest; NDJSON files streamed from a
  * snapshot of rows taken at kick-off (rows are immutable, so later updates do not leak in), built line by line with
  * backpressure — never a whole file in memory. DELETE on the status URL cancels.
@@ -54,7 +55,8 @@ const CHUNK_CHARS = 64 * 1024;
 
 export function exportRoutes(app: FastifyInstance, ctx: ExportContext): void {
   const jobs = new Map<string, ExportJob>();
-  const kickOff = (level: 'system' | 'patient') => async (req: FastifyRequest, reply: FastifyReply) => {
+  /** `members`: a Group export's `Patient/<id>` references (undefined: every patient). */
+  const kickOff = (level: 'system' | 'patient' | 'group', members?: readonly string[]) => async (req: FastifyRequest, reply: FastifyReply) => {
     if (!/respond-async/i.test(String(req.headers.prefer ?? ''))) throw new FhirError(400, 'invalid', 'Prefer: respond-async is required');
     const query = req.query as Query;
     for (const name of Object.keys(query)) if (!KICKOFF_PARAMS.has(name)) throw new FhirError(400, 'not-supported', `$export parameter "${name}" is not supported`);
@@ -68,7 +70,11 @@ export function exportRoutes(app: FastifyInstance, ctx: ExportContext): void {
 
     const files: ExportFile[] = [];
     for (const type of types) {
-      const sorted = ctx.store.sorted(type);
+      const sorted = members === undefined
+        ? ctx.store.sorted(type)
+        : type === 'Patient'
+          ? ctx.store.rowsById(type, members.map((m) => m.slice('Patient/'.length)))
+          : ctx.store.rowsByRef(type, members);
       const rows = sorted.slice(lowerBound(sorted, 0, sorted.length, (r) => r.ms >= since));
       for (let k = 0; k * ctx.fileLines < rows.length; k++) {
         files.push({ type, name: `${type}-${k + 1}.ndjson`, rows: rows.slice(k * ctx.fileLines, (k + 1) * ctx.fileLines) });
@@ -82,6 +88,13 @@ export function exportRoutes(app: FastifyInstance, ctx: ExportContext): void {
 
   app.get('/fhir/$export', kickOff('system'));
   app.get('/fhir/Patient/$export', kickOff('patient'));
+  app.get<{ Params: { id: string } }>('/fhir/Group/:id/$export', async (req, reply) => {
+    const row = ctx.store.row('Group', req.params.id);
+    if (row === undefined || row === 'gone') throw new FhirError(404, 'not-found', `Group/${req.params.id} is not known`);
+    const group = ctx.store.resource('Group', row) as { member?: readonly { entity?: { reference?: unknown } }[] };
+    const members = (group.member ?? []).map((m) => m.entity?.reference).filter((r): r is string => typeof r === 'string' && r.startsWith('Patient/'));
+    return kickOff('group', members)(req, reply);
+  });
 
   app.get<{ Params: { id: string } }>('/fhir/$export-status/:id', async (req, reply) => {
     const { id } = req.params;
