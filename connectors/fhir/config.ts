@@ -20,6 +20,9 @@ const smartAuth = z.strictObject({
   scope: z.string().min(1).default('system/Patient.rs system/RelatedPerson.rs system/Appointment.rs'),
 });
 
+/** A FHIR resource id (R4 `id` datatype): what `exportGroup` and `backfill --group` take. */
+export const FHIR_ID = /^[A-Za-z0-9.-]{1,64}$/;
+
 export const fhirPollConnectorSchema = z.strictObject({
   kind: z.literal('fhir-poll'),
   name: channelName,
@@ -33,7 +36,7 @@ export const fhirPollConnectorSchema = z.strictObject({
    * The backfill exports this Group (`Group/<id>/$export`: the practice's patients and their compartment) instead
    * of the whole server (`$export`). Epic and Oracle Health give backend apps Group-level export only.
    */
-  exportGroup: z.string().regex(/^[A-Za-z0-9.-]{1,64}$/, 'a FHIR id (letters, digits, - and ., at most 64)').optional(),
+  exportGroup: z.string().regex(FHIR_ID, 'a FHIR id (letters, digits, - and ., at most 64)').optional(),
   /** Time between the end of one poll and the start of the next. */
   intervalMs: z.number().int().min(1000).default(60_000),
   /** Each poll looks again this far before its cursor (equal timestamps, late commits on the server). */

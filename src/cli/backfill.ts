@@ -1,6 +1,6 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { runBackfill, type BackfillReport } from '../../connectors/fhir/backfill';
-import type { FhirPollConnectorConfig } from '../../connectors/fhir/config';
+import { FHIR_ID, type FhirPollConnectorConfig } from '../../connectors/fhir/config';
 import type { FhirHttp } from '../../connectors/fhir/fhir-http';
 import { createConnectorHttp } from '../../connectors/fhir/poll-connector';
 import type { Config } from '../config/schema';
@@ -129,7 +129,7 @@ export function parseSince(value: string): Date {
 
 /** `--group`: a FHIR id, as the connector's exportGroup. */
 export function parseGroupId(value: string): string {
-  if (/^[A-Za-z0-9.-]{1,64}$/.test(value)) return value;
+  if (FHIR_ID.test(value)) return value;
   throw new InvalidArgumentError('expected a FHIR Group id: letters, digits, - and ., at most 64');
 }
 
