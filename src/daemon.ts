@@ -215,9 +215,12 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       workSignal.wake();
     },
     async isIdle() {
+      // The inbox first, then the jobs: ingest enqueues a row's jobs in the transaction that marks it processed, so
+      // no unprocessed row before means its jobs are visible after. The other order could read no jobs, then see
+      // the last rows processed meanwhile, and call idle a queue that just received their jobs.
+      if ((await store.inbox.nextUnprocessed(1)).length > 0) return false;
       const counts = await store.jobs.counts();
-      if (counts.queued + counts.running > 0) return false;
-      return (await store.inbox.nextUnprocessed(1)).length === 0;
+      return counts.queued + counts.running === 0;
     },
     runSchedule: (name) => schedules.runNow(name),
     stop(reason) {
