@@ -3,7 +3,8 @@ import type { Snapshot } from '../core/model';
 import type { Op } from '../core/plan';
 import { BridgeError, isBridgeError } from '../errors';
 import type { PortalAccount } from '../portal/port';
-import type { Store } from '../store';
+import type { StoreOps } from '../store';
+import type { InvitationRecord } from '../store/ledger';
 import type { ReconcileDeps } from './reconcile-guardian';
 
 /** What one op needs: the reconcile dependencies it uses, plus this run's neighbourhood and provenance. */
@@ -19,25 +20,37 @@ export interface AccountCursor {
   account?: PortalAccount;
 }
 
+/** An op's intent, recorded before its portal call: its side-effect row and, for a welcome, the claimed invitation. */
+export interface RecordedIntent {
+  readonly key: string;
+  readonly target: string;
+  readonly claimed?: InvitationRecord;
+}
+
 /**
  * Runs one op (DESIGN §5): record the intent → call the portal with the op's deterministic idempotency key →
  * record the result with the ledger change and an audit row, in one transaction. No portal call runs inside a
- * transaction. A welcome is sent at most once per (guardian, trigger): the invitations row is claimed first and a
- * `sent` row is never sent again, whatever replays, retries or crashes happen. Portal errors are recorded and
- * rethrown for the job's retry policy.
+ * transaction. A welcome is sent at most once per (guardian, trigger): the invitations row is claimed with the
+ * intent and a `sent` row is never sent again, whatever replays, retries or crashes happen. Portal errors are
+ * recorded and rethrown for the job's retry policy.
+ *
+ * `next`: the op the plan runs after this one. Its intent is recorded in this op's result transaction and
+ * returned, to be passed back as `intent` for it — still before its call, one commit fewer per op. `intent`: this
+ * op's, recorded that way (otherwise it is recorded here, in its own transaction).
  */
-export async function executeOp(ctx: ExecuteContext, op: Op, cursor: AccountCursor): Promise<void> {
-  const key = opIdempotencyKey(ctx.practice, op);
-  const target = op.kind === 'link' || op.kind === 'unlink' ? op.patientId : op.kind === 'send-welcome' ? op.trigger : '';
+export async function executeOp(ctx: ExecuteContext, op: Op, cursor: AccountCursor, chain: { intent?: RecordedIntent; next?: Op } = {}): Promise<RecordedIntent | undefined> {
   const { store } = ctx;
-  await store.ledger.recordSideEffectIntent({ idempotencyKey: key, guardianKey: op.guardianKey, op: op.kind, target }, { now: ctx.now() });
+  // A welcome's intent is two rows (side effect, invitation claim): one transaction. Other intents: one statement.
+  const intent = chain.intent ?? (op.kind === 'send-welcome' ? await store.transaction((tx) => recordIntent(tx, ctx, op)) : await recordIntent(store, ctx, op));
+  const { key, target } = intent;
   try {
-    const status = await call(ctx, op, key, cursor);
-    if (status === 'skipped') return;
-    await store.transaction(async (tx) => {
+    const status = await call(ctx, op, intent, cursor);
+    if (status === 'skipped') return undefined;
+    return await store.transaction(async (tx) => {
       await recordLedger(tx, ctx, op, cursor);
       await tx.ledger.recordSideEffectResult(key, { status: 'done', portalStatus: status }, { now: ctx.now() });
       await tx.audit.appendAudit([{ at: ctx.now(), actor: 'daemon', guardianKey: op.guardianKey, ...(target !== '' && op.kind !== 'send-welcome' && { patientId: target }), op: op.kind, idempotencyKey: key, portalStatus: status, ...(ctx.inboxId !== undefined && { inboxId: ctx.inboxId }), ...(op.kind === 'send-welcome' && { detail: { trigger: op.trigger } }) }]);
+      return chain.next === undefined ? undefined : recordIntent(tx, ctx, chain.next);
     });
   } catch (e) {
     const code = isBridgeError(e) ? e.code : 'ERR_PORTAL_UNEXPECTED';
@@ -47,8 +60,19 @@ export async function executeOp(ctx: ExecuteContext, op: Op, cursor: AccountCurs
   }
 }
 
+/** Records an op's intent (the side-effect row; for a welcome, also the claim on its invitations row). */
+async function recordIntent(tx: StoreOps, ctx: ExecuteContext, op: Op): Promise<RecordedIntent> {
+  const key = opIdempotencyKey(ctx.practice, op);
+  const target = op.kind === 'link' || op.kind === 'unlink' ? op.patientId : op.kind === 'send-welcome' ? op.trigger : '';
+  await tx.ledger.recordSideEffectIntent({ idempotencyKey: key, guardianKey: op.guardianKey, op: op.kind, target }, { now: ctx.now() });
+  if (op.kind !== 'send-welcome') return { key, target };
+  const claimed = await tx.ledger.recordInvitationIntent({ idempotencyKey: key, guardianKey: op.guardianKey, trigger: op.trigger }, { now: ctx.now() });
+  return { key, target, claimed };
+}
+
 /** The portal call; the HTTP status it stands for, or 'skipped' when the ledger shows it happened already. */
-async function call(ctx: ExecuteContext, op: Op, key: string, cursor: AccountCursor): Promise<number | 'skipped'> {
+async function call(ctx: ExecuteContext, op: Op, intent: RecordedIntent, cursor: AccountCursor): Promise<number | 'skipped'> {
+  const { key } = intent;
   const { portal } = ctx;
   switch (op.kind) {
     case 'create-account':
@@ -79,7 +103,8 @@ async function call(ctx: ExecuteContext, op: Op, key: string, cursor: AccountCur
       await portal.disableAccount(need(cursor).id, key);
       return 200;
     case 'send-welcome': {
-      const claimed = await ctx.store.ledger.recordInvitationIntent({ idempotencyKey: key, guardianKey: op.guardianKey, trigger: op.trigger }, { now: ctx.now() });
+      const { claimed } = intent;
+      if (claimed === undefined) throw new BridgeError('ERR_PORTAL_UNEXPECTED', 'a welcome without its claimed invitations row');
       if (claimed.status === 'sent') return 'skipped';
       // The key of the claimed row: a welcome first tried under another key (e.g. before a re-key) keeps its key.
       await portal.sendInvitation({ accountId: need(cursor).id, ...ctx.invitation, trigger: op.trigger }, claimed.idempotencyKey);
@@ -90,7 +115,7 @@ async function call(ctx: ExecuteContext, op: Op, key: string, cursor: AccountCur
   }
 }
 
-async function recordLedger(tx: Parameters<Parameters<Store['transaction']>[0]>[0], ctx: ExecuteContext, op: Op, cursor: AccountCursor): Promise<void> {
+async function recordLedger(tx: StoreOps, ctx: ExecuteContext, op: Op, cursor: AccountCursor): Promise<void> {
   const now = { now: ctx.now() };
   switch (op.kind) {
     case 'create-account':

@@ -1,4 +1,5 @@
 import { isBridgeError } from '../errors';
+import type { StoreOps } from '../store';
 import type { Job } from '../store/jobs';
 import { DEFAULT_RETRY_POLICY, type RetryPolicy } from '../store/retry-schedule';
 import { reconcileGuardian, type ReconcileDeps } from './reconcile-guardian';
@@ -33,8 +34,11 @@ async function runJob(parent: ReconcileDeps, options: JobRunnerOptions, job: Job
   const deps: ReconcileDeps = { ...parent, log };
   const { store } = deps;
   try {
-    const outcome = await reconcileGuardian(deps, job.key, { jobId: job.id, ...(job.triggerInboxId !== undefined && { inboxId: job.triggerInboxId }) });
-    await store.jobs.complete(job.id, options.workerId, { now: deps.now() });
+    // The job completes in the run's last transaction: one commit fewer per job.
+    const finish = async (tx: StoreOps): Promise<void> => {
+      await tx.jobs.complete(job.id, options.workerId, { now: deps.now() });
+    };
+    const outcome = await reconcileGuardian(deps, job.key, { jobId: job.id, ...(job.triggerInboxId !== undefined && { inboxId: job.triggerInboxId }), finish });
     if (outcome.handedOverTo !== undefined) log.info('guardian re-keyed', { toRef: parent.refs?.guardian(outcome.handedOverTo) ?? '' });
   } catch (e) {
     const failure = isBridgeError(e)
