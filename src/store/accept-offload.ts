@@ -28,14 +28,14 @@ interface InFlight {
 export class SqliteAcceptWorker {
   private thread: { readonly worker: Worker; readonly inFlight: Map<number, InFlight> } | undefined;
   private nextId = 1;
-  private closed = false;
+  /** Set by close(): no batch is taken after it. */
   private closing: Promise<void> | undefined;
 
   constructor(private readonly setup: AcceptWorkerSetup) {}
 
   /** Runs one batch on the thread; settles when its transaction has committed or failed. */
   accept(rows: readonly Row[]): Promise<BatchResult> {
-    if (this.closed) return Promise.reject(new Error('the store is closed'));
+    if (this.closing !== undefined) return Promise.reject(new Error('the store is closed'));
     const { worker, inFlight } = this.thread ?? this.start();
     const id = this.nextId++;
     return new Promise<BatchResult>((resolve, reject) => {
@@ -52,7 +52,6 @@ export class SqliteAcceptWorker {
   }
 
   private async stop(): Promise<void> {
-    this.closed = true;
     const worker = this.thread?.worker;
     if (worker === undefined) return;
     const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));

@@ -104,21 +104,9 @@ export async function openStore(options: StoreOptions): Promise<Store> {
     throw new BridgeError('ERR_CONFIG_INVALID', `store: cannot open the database (${openFailure(dialect, e)})`, { cause: e });
   }
   const writer = acceptWriter(dialect, options);
-  const ops = bindOps(db);
+  const ops = bindOps(db, writer);
   return {
     ...ops,
-    ...(writer !== undefined && {
-      inbox: {
-        ...ops.inbox,
-        async acceptInbox(items, acceptOptions = {}) {
-          try {
-            return await acceptInboxVia(db, items, acceptOptions, (rows) => writer.accept(rows));
-          } catch (e) {
-            throw toStoreError(e);
-          }
-        },
-      },
-    }),
     dialect,
     knex: db,
     async migrate() {
@@ -271,9 +259,14 @@ function cacheStatements(conn: SqliteConnection): void {
 }
 
 /** Binds every store function to `db`; database failures worth retrying surface as ERR_STORE_UNAVAILABLE. */
-function bindOps(db: Db): StoreOps {
+function bindOps(db: Db, writer?: SqliteAcceptWorker): StoreOps {
   const ops: Record<string, Record<string, unknown>> = {};
-  for (const [moduleName, functions] of Object.entries(MODULES)) {
+  // With the writer thread, top-level inbox batches go there (never a transaction's: those bind without it).
+  const modules =
+    writer === undefined
+      ? MODULES
+      : { ...MODULES, inbox: { ...MODULES.inbox, acceptInbox: (d: Db, items: Parameters<typeof inbox.acceptInbox>[1], o: Parameters<typeof inbox.acceptInbox>[2] = {}) => acceptInboxVia(d, items, o, (rows) => writer.accept(rows)) } };
+  for (const [moduleName, functions] of Object.entries(modules)) {
     const bound: Record<string, unknown> = {};
     for (const [name, fn] of Object.entries(functions)) {
       const call = fn as (db: Db, ...args: unknown[]) => Promise<unknown>;
